@@ -1,0 +1,73 @@
+//! The `#[task]` attribute of flowcore. Use it as `flowcore::task`; this crate is an implementation detail.
+
+mod args;
+mod expand;
+
+use proc_macro::TokenStream;
+
+/// Turns an `async fn` into a task constructor.
+///
+/// The annotated function keeps its name and visibility; calling it no longer runs the
+/// body but returns a [`TaskCall`](../flowcore/struct.TaskCall.html), which
+/// [`Flow::add`](../flowcore/struct.Flow.html#method.add) adds to a flow. Each argument
+/// accepts either a plain value of its type or the `Handle` of an upstream task with that
+/// output type (which records a data edge); a `Handle<T>` also fits an `Option<T>`
+/// argument, which then receives `None` when the upstream task produced no value.
+/// Argument types are `Clone + Send + Sync + 'static`, since every attempt gets fresh
+/// copies; outputs are `Send + 'static`.
+///
+/// The body may return:
+/// - a plain value `T`: the task's output is `T`;
+/// - a `Result<T, E>` (any type named `Result`, such as `std::io::Result<T>` or
+///   `anyhow::Result<T>`), where `E` converts into `Box<dyn Error + Send + Sync>`: an
+///   `Err` fails the task with the error's message, and a `Signal` error sets the state
+///   it asks for;
+/// - a `Signal`: the output is `()`.
+///
+/// # Options
+///
+/// | option | example | meaning |
+/// |---|---|---|
+/// | `name` | `name = "extract"` | the task's name (default: the function's name) |
+/// | `max_retries` | `max_retries = 3` | retries after a failed attempt (default 0) |
+/// | `retry_delay` | `retry_delay = "2s"` | wait before a retry; units ns, us, ms, s, m, h, d, combinable (`"1m30s"`) |
+/// | `timeout` | `timeout = "30s"` | an attempt running longer ends `TimedOut` |
+/// | `trigger` | `trigger = always_run` | `all_successful` (default), `all_failed`, `any_successful`, `any_failed`, `all_finished`, `always_run`, `manual_only`, `not_all_skipped`, `some_successful(at_least = 2, at_most = 0.5)`, `some_failed(...)`, `custom(path::to::function)` |
+/// | `skip_on_upstream_skip` | `skip_on_upstream_skip = false` | whether a skipped upstream task skips this one (default true) |
+/// | `crate` | `crate = my::reexport::flowcore` | the path to flowcore, when it is re-exported |
+///
+/// Durations and triggers are checked at compile time. The same options can be set at
+/// the call site with `TaskCall`'s methods, which override the attribute's.
+///
+/// # Examples
+///
+/// ```
+/// use flowcore::{Flow, StateKind, task};
+///
+/// #[task(max_retries = 2, retry_delay = "10ms", timeout = "1s")]
+/// async fn fetch(id: u32) -> Result<String, std::io::Error> {
+///     Ok(format!("record {id}"))
+/// }
+///
+/// #[task(trigger = always_run)]
+/// async fn report(record: Option<String>) -> String {
+///     record.unwrap_or_else(|| "nothing fetched".to_string())
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let mut flow = Flow::new("records");
+/// let record = flow.add(fetch(7));
+/// let summary = flow.add(report(record));
+/// let report = flow.run().await.unwrap();
+/// assert_eq!(report.result(summary).map(String::as_str), Some("record 7"));
+/// assert_eq!(report.flow_state().kind(), StateKind::Success);
+/// # }
+/// ```
+///
+/// The equivalent without the macro is a hand-written `flowcore::Task` added with
+/// `TaskCall::new`; see the `Task` trait's documentation.
+#[proc_macro_attribute]
+pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::task(args.into(), item.into()).into()
+}

@@ -1,0 +1,119 @@
+//! Error types: flow build errors, missing inputs and resume errors.
+
+use std::fmt;
+
+use crate::state::StateKind;
+
+/// The error type task bodies return: any `std::error::Error + Send + Sync`.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A flow that cannot run, found when it is validated (by [`Flow::run`](crate::Flow::run)
+/// or [`Flow::validate`](crate::Flow::validate)).
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BuildError {
+    /// The dependencies form a cycle; the tasks are listed in cycle order.
+    Cycle {
+        /// The tasks on the cycle, each an upstream of the next and the last of the first.
+        tasks: Vec<String>,
+    },
+    /// Two tasks were given the same name.
+    DuplicateName {
+        /// The name both tasks have.
+        name: String,
+    },
+    /// A task refers to a task of another flow (through an argument, an order-only edge
+    /// or the reference tasks).
+    ForeignTask {
+        /// The task (or `reference tasks`) that holds the reference.
+        task: String,
+        /// Where the reference is: `argument `x``, `upstream` or `reference task`.
+        place: String,
+    },
+    /// A task was given an empty name.
+    EmptyName,
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::Cycle { tasks } => {
+                write!(f, "the flow has a cycle: ")?;
+                for task in tasks {
+                    write!(f, "`{task}` -> ")?;
+                }
+                match tasks.first() {
+                    Some(first) => write!(f, "`{first}`"),
+                    None => Ok(()),
+                }
+            }
+            BuildError::DuplicateName { name } => {
+                write!(f, "two tasks are named `{name}`; task names must be unique in a flow")
+            }
+            BuildError::ForeignTask { task, place } => write!(
+                f,
+                "task `{task}`: {place} refers to a task of another flow; handles can only be used in the flow that made them"
+            ),
+            BuildError::EmptyName => write!(f, "a task name must not be empty"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// A task's argument reads an upstream task that produced no value.
+///
+/// This happens when the upstream task failed or was skipped and the task's trigger
+/// (`all_finished`, `any_failed`, ...) or `skip_on_upstream_skip = false` let it run anyway.
+/// Bind the handle to an `Option<T>` argument to receive `None` instead. The task ends
+/// `Failed` with this message and is not retried.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MissingInput {
+    pub(crate) task: String,
+    pub(crate) argument: &'static str,
+    pub(crate) upstream: String,
+    pub(crate) upstream_state: StateKind,
+}
+
+impl fmt::Display for MissingInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "task `{}`: argument `{}` has no value because upstream task `{}` is {}; take it as an `Option` to run without it",
+            self.task, self.argument, self.upstream, self.upstream_state
+        )
+    }
+}
+
+impl std::error::Error for MissingInput {}
+
+/// Why [`RunReport::approve`](crate::RunReport::approve) refused.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResumeError {
+    /// No task has this name.
+    UnknownTask {
+        /// The name asked for.
+        name: String,
+    },
+    /// The task is not paused.
+    NotPaused {
+        /// The task's name.
+        name: String,
+        /// The state it is in.
+        state: StateKind,
+    },
+}
+
+impl fmt::Display for ResumeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResumeError::UnknownTask { name } => write!(f, "no task is named `{name}`"),
+            ResumeError::NotPaused { name, state } => {
+                write!(f, "task `{name}` is {state}, not Paused; only a paused task can be approved")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ResumeError {}

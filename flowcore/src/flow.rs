@@ -1,0 +1,328 @@
+//! The `Flow` builder: adds tasks, records their edges and validates the graph before a run.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use crate::error::BuildError;
+use crate::graph::Graph;
+use crate::report::RunReport;
+use crate::task::{ErasedTask, Handle, TaskCall, TaskId, TaskOptions};
+
+static NEXT_FLOW_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A data edge as stored in a flow: argument `name` reads task `upstream`.
+#[derive(Clone, Debug)]
+pub(crate) struct NodeEdge {
+    pub(crate) name: &'static str,
+    pub(crate) upstream: u32,
+}
+
+/// One task of a flow.
+#[derive(Clone, Debug)]
+pub(crate) struct Node {
+    pub(crate) name: Arc<str>,
+    pub(crate) options: TaskOptions,
+    pub(crate) task: Arc<dyn ErasedTask>,
+    pub(crate) edges: Box<[NodeEdge]>,
+    pub(crate) after: Vec<u32>,
+}
+
+#[derive(Clone)]
+pub(crate) struct FlowData {
+    pub(crate) id: u64,
+    pub(crate) name: String,
+    pub(crate) nodes: Vec<Node>,
+    names: HashMap<Arc<str>, u32>,
+    name_suffixes: HashMap<Cow<'static, str>, u32>,
+    errors: Vec<BuildError>,
+    reference: Option<Vec<u32>>,
+    /// Set when an edge points from a later task to an earlier one, so a cycle is possible.
+    may_have_cycle: bool,
+    graph: OnceLock<Result<Arc<Graph>, BuildError>>,
+}
+
+impl FlowData {
+    pub(crate) fn graph(&self) -> Result<Arc<Graph>, BuildError> {
+        self.graph
+            .get_or_init(|| {
+                if let Some(error) = self.errors.first() {
+                    return Err(error.clone());
+                }
+                Graph::build(&self.nodes, self.reference.as_deref(), self.may_have_cycle).map(Arc::new)
+            })
+            .clone()
+    }
+
+    pub(crate) fn index_of(&self, name: &str) -> Option<u32> {
+        self.names.get(name).copied()
+    }
+}
+
+/// A workflow: tasks and the edges between them, ready to run any number of times.
+///
+/// Add tasks with [`Flow::add`]; passing the returned [`Handle`] as another task's
+/// argument records a data edge. Mistakes (a duplicate name, a handle from another flow,
+/// a cycle made with [`Flow::add_edge`]) are reported by [`Flow::validate`] and
+/// [`Flow::run`], naming the tasks involved.
+///
+/// # Examples
+///
+/// ```
+/// use flowcore::{Flow, StateKind, task};
+///
+/// #[task]
+/// async fn numbers() -> Vec<i64> {
+///     vec![1, 2, 3]
+/// }
+///
+/// #[task]
+/// async fn total(numbers: Vec<i64>) -> i64 {
+///     numbers.iter().sum()
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let mut flow = Flow::new("sum");
+/// let numbers = flow.add(numbers());
+/// let total = flow.add(total(numbers));
+/// let report = flow.run().await.unwrap();
+/// assert_eq!(report.flow_state().kind(), StateKind::Success);
+/// assert_eq!(report.result(total), Some(&6));
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Flow {
+    data: Arc<FlowData>,
+}
+
+impl fmt::Debug for Flow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Flow")
+            .field("name", &self.data.name)
+            .field("n_tasks", &self.data.nodes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Flow {
+    /// An empty flow named `name`.
+    pub fn new(name: impl Into<String>) -> Flow {
+        Flow {
+            data: Arc::new(FlowData {
+                id: NEXT_FLOW_ID.fetch_add(1, Ordering::Relaxed),
+                name: name.into(),
+                nodes: Vec::new(),
+                names: HashMap::new(),
+                name_suffixes: HashMap::new(),
+                errors: Vec::new(),
+                reference: None,
+                may_have_cycle: false,
+                graph: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The flow's name.
+    pub fn name(&self) -> &str {
+        &self.data.name
+    }
+
+    /// How many tasks the flow has.
+    pub fn len(&self) -> usize {
+        self.data.nodes.len()
+    }
+
+    /// Whether the flow has no tasks.
+    pub fn is_empty(&self) -> bool {
+        self.data.nodes.is_empty()
+    }
+
+    fn data_mut(&mut self) -> &mut FlowData {
+        let data = Arc::make_mut(&mut self.data);
+        data.graph = OnceLock::new();
+        data
+    }
+
+    /// Adds a task and returns the handle to its output.
+    ///
+    /// The task's data edges are the handles bound to its arguments; its order-only edges
+    /// come from [`TaskCall::after`] and [`Flow::add_edge`].
+    pub fn add<T>(&mut self, call: TaskCall<T>) -> Handle<T> {
+        let data = self.data_mut();
+        let index = data.nodes.len() as u32;
+        let id = TaskId {
+            flow: data.id,
+            index,
+        };
+        let name = data.unique_name(call.name, call.explicit_name);
+        let mut edges = Vec::with_capacity(call.edges.len());
+        for edge in &call.edges {
+            if edge.upstream.flow == data.id {
+                edges.push(NodeEdge {
+                    name: edge.name,
+                    upstream: edge.upstream.index,
+                });
+            } else {
+                data.errors.push(BuildError::ForeignTask {
+                    task: name.to_string(),
+                    place: format!("argument `{}`", edge.name),
+                });
+            }
+        }
+        let mut after = Vec::with_capacity(call.after.len());
+        for upstream in call.after {
+            if upstream.flow == data.id {
+                after.push(upstream.index);
+            } else {
+                data.errors.push(BuildError::ForeignTask {
+                    task: name.to_string(),
+                    place: "an upstream (order-only) edge".to_string(),
+                });
+            }
+        }
+        data.nodes.push(Node {
+            name,
+            options: call.options,
+            task: call.task,
+            edges: edges.into_boxed_slice(),
+            after,
+        });
+        Handle::new(id)
+    }
+
+    /// Makes `downstream` run after `upstream` finished, without passing data.
+    ///
+    /// Unlike [`TaskCall::after`], this can add an edge between tasks already in the flow,
+    /// in either order, so it can make a cycle; [`Flow::validate`] reports it.
+    pub fn add_edge(&mut self, upstream: impl Into<TaskId>, downstream: impl Into<TaskId>) {
+        let (upstream, downstream) = (upstream.into(), downstream.into());
+        let data = self.data_mut();
+        if upstream.flow != data.id || downstream.flow != data.id {
+            let task = if downstream.flow == data.id {
+                data.nodes[downstream.index as usize].name.to_string()
+            } else if upstream.flow == data.id {
+                data.nodes[upstream.index as usize].name.to_string()
+            } else {
+                "?".to_string()
+            };
+            data.errors.push(BuildError::ForeignTask {
+                task,
+                place: "an edge added with `add_edge`".to_string(),
+            });
+            return;
+        }
+        if upstream.index >= downstream.index {
+            data.may_have_cycle = true;
+        }
+        data.nodes[downstream.index as usize].after.push(upstream.index);
+    }
+
+    /// Sets the reference tasks: the tasks whose states decide the flow's final state.
+    ///
+    /// By default they are the terminal tasks (those without downstream tasks). An empty
+    /// list restores the default.
+    pub fn set_reference_tasks<I>(&mut self, tasks: I)
+    where
+        I: IntoIterator,
+        I::Item: Into<TaskId>,
+    {
+        let data = self.data_mut();
+        let mut reference = Vec::new();
+        for task in tasks {
+            let task = task.into();
+            if task.flow == data.id {
+                reference.push(task.index);
+            } else {
+                data.errors.push(BuildError::ForeignTask {
+                    task: "reference tasks".to_string(),
+                    place: "a reference task".to_string(),
+                });
+            }
+        }
+        reference.sort_unstable();
+        reference.dedup();
+        data.reference = (!reference.is_empty()).then_some(reference);
+    }
+
+    /// The names of the reference tasks, in the order the tasks were added.
+    ///
+    /// # Errors
+    ///
+    /// The flow's [`BuildError`], if it has one.
+    pub fn reference_tasks(&self) -> Result<Vec<&str>, BuildError> {
+        let graph = self.data.graph()?;
+        Ok(graph
+            .reference
+            .iter()
+            .map(|&task| &*self.data.nodes[task as usize].name)
+            .collect())
+    }
+
+    /// Checks the flow: unique names, no handles from other flows, no cycles.
+    ///
+    /// # Errors
+    ///
+    /// The first problem found, naming the tasks involved.
+    pub fn validate(&self) -> Result<(), BuildError> {
+        self.data.graph().map(drop)
+    }
+
+    /// Runs the flow on the caller's tokio runtime until every task has finished, or until
+    /// the tasks left can only wait for approval (the flow is then `Paused`).
+    ///
+    /// Task failures are states in the report, not errors.
+    ///
+    /// # Errors
+    ///
+    /// The flow's [`BuildError`], before any task runs.
+    ///
+    /// # Panics
+    ///
+    /// When called outside a tokio runtime.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future aborts the tasks that are running; no report is produced.
+    pub async fn run(&self) -> Result<RunReport, BuildError> {
+        let graph = self.data.graph()?;
+        let mut report = RunReport::new(self.data.clone(), graph);
+        report.drive().await;
+        Ok(report)
+    }
+
+    pub(crate) fn data(&self) -> &FlowData {
+        &self.data
+    }
+}
+
+impl FlowData {
+    fn unique_name(&mut self, name: Cow<'static, str>, explicit: bool) -> Arc<str> {
+        let index = self.nodes.len() as u32;
+        if name.is_empty() {
+            self.errors.push(BuildError::EmptyName);
+        }
+        if explicit || !self.names.contains_key(&*name) {
+            let name: Arc<str> = Arc::from(&*name);
+            if self.names.contains_key(&name) {
+                self.errors.push(BuildError::DuplicateName {
+                    name: name.to_string(),
+                });
+            } else {
+                self.names.insert(name.clone(), index);
+            }
+            return name;
+        }
+        let suffix = self.name_suffixes.entry(name.clone()).or_insert(1);
+        loop {
+            *suffix += 1;
+            let candidate: Arc<str> = Arc::from(format!("{name}-{suffix}"));
+            if !self.names.contains_key(&candidate) {
+                self.names.insert(candidate.clone(), index);
+                return candidate;
+            }
+        }
+    }
+}

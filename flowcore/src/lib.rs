@@ -1,0 +1,157 @@
+//! Code-first workflows for async Rust: tasks, flows and a runner with exact state semantics.
+//!
+//! Annotate `async fn`s with [`#[task]`](task), wire them into a [`Flow`] by passing one
+//! task's [`Handle`] to another, and run the flow on your tokio runtime. Every task ends
+//! in a [`State`]; triggers, reference tasks and signals follow Prefect 1's engine.
+//!
+//! # Example
+//!
+//! The Spark cluster flow: the cluster is torn down whatever happens to the job, and the
+//! job, as the reference task, decides the flow's final state.
+//!
+//! ```
+//! use flowcore::{Flow, StateKind, task};
+//!
+//! #[task]
+//! async fn create_cluster() -> String {
+//!     "spark-1".to_string()
+//! }
+//!
+//! #[task]
+//! async fn run_spark_job(cluster: String) -> Result<u64, String> {
+//!     Err(format!("job on {cluster} ran out of memory"))
+//! }
+//!
+//! #[task(trigger = always_run)]
+//! async fn tear_down_cluster(cluster: String) {
+//!     let _ = cluster;
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let mut flow = Flow::new("spark");
+//! let cluster = flow.add(create_cluster());
+//! let submitted = flow.add(run_spark_job(cluster));
+//! let torn_down = flow.add(tear_down_cluster(cluster).after(submitted));
+//! flow.set_reference_tasks([submitted]);
+//!
+//! let report = flow.run().await.unwrap();
+//! assert_eq!(report.state(submitted).kind(), StateKind::Failed);
+//! assert_eq!(report.state(torn_down).kind(), StateKind::Success);
+//! assert_eq!(report.flow_state().kind(), StateKind::Failed);
+//! println!("{report}");
+//! # }
+//! ```
+//!
+//! # Concepts
+//!
+//! - **Task**: an `async fn` with [`#[task]`](task), or a hand-written [`Task`]. Calling
+//!   it gives a [`TaskCall`]; [`Flow::add`] adds it and returns its [`Handle`].
+//! - **Flow**: tasks and edges. Passing a handle as an argument is a data edge;
+//!   [`TaskCall::after`] and [`Flow::add_edge`] add order-only edges.
+//! - **State**: how a task run ends ([`StateKind`]): `Success`, `Failed`, `TriggerFailed`,
+//!   `Skipped`, `TimedOut`, ... `Skipped` counts as a success.
+//! - **Trigger**: whether a task runs, from its upstream states ([`Trigger`]); the default
+//!   is `all_successful`.
+//! - **Signal**: a body ends itself as SUCCESS, FAIL, RETRY, SKIP or PAUSE ([`Signal`]).
+//! - **Reference tasks**: the tasks whose states decide the flow's state (default: the
+//!   terminal tasks; see [`Flow::set_reference_tasks`]).
+//! - **Report**: [`RunReport`] holds every state and typed result, and continues a paused run.
+//!
+//! # Differences from Prefect 1
+//!
+//! - A task retries as soon as its delay elapses, not on a later pass over the flow.
+//! - `RETRY` uses the `max_retries` budget instead of retrying without bound.
+//! - A paused run returns with the flow `Paused` instead of prompting on stdin;
+//!   [`RunReport::approve`] and [`RunReport::resume`] continue it.
+//! - Values given as arguments are not upstream tasks, so triggers do not see them.
+//! - An upstream task without a value (failed or skipped) cannot fill an argument of
+//!   type `T`: the task fails with [`MissingInput`] unless the argument is an `Option<T>`.
+//! - [`Threshold::Fraction`] `1.0` means all upstream tasks (Prefect reads `1.0` as one task).
+//! - Timeouts accept any duration, not only whole seconds.
+
+#![doc(test(attr(deny(warnings))))]
+
+mod context;
+mod error;
+mod flow;
+mod graph;
+mod pipeline;
+mod reference;
+mod render;
+mod report;
+mod runner;
+mod signal;
+mod state;
+mod task;
+mod trigger;
+
+pub use crate::context::{TaskContext, pause};
+pub use crate::error::{BoxError, BuildError, MissingInput, ResumeError};
+pub use crate::flow::Flow;
+pub use crate::report::RunReport;
+pub use crate::signal::{Signal, SignalKind};
+pub use crate::state::{State, StateKind};
+pub use crate::task::{Arg, Args, Handle, IntoArg, Task, TaskCall, TaskFuture, TaskId, Values};
+pub use crate::trigger::{CustomTrigger, Threshold, Trigger, Verdict};
+
+#[cfg(feature = "macros")]
+#[doc(inline)]
+pub use flowcore_macros::task;
+
+/// Not public API: the items `#[task]`'s generated code uses. May change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use std::time::Duration;
+
+    use crate::error::BoxError;
+    use crate::signal::Signal;
+    use crate::task::{Args, TaskCall, TaskFuture, Values};
+
+    pub use crate::task::AnyValue;
+
+    /// A task call whose attempts are started by `start`.
+    pub fn task_call<T, F>(name: &'static str, args: Args, start: F) -> TaskCall<T>
+    where
+        T: Send + 'static,
+        F: Fn(&Values<'_>) -> TaskFuture<AnyValue> + Send + Sync + 'static,
+    {
+        TaskCall::from_fn(name, args, start)
+    }
+
+    /// A body's return type that is a `Result`: its `Ok` type is the task's output.
+    pub trait TaskResult {
+        /// The task's output type.
+        type Output: Send + 'static;
+        /// The attempt's outcome.
+        fn into_outcome(self) -> Result<AnyValue, BoxError>;
+    }
+
+    impl<T: Send + 'static, E: Into<BoxError>> TaskResult for Result<T, E> {
+        type Output = T;
+        fn into_outcome(self) -> Result<AnyValue, BoxError> {
+            match self {
+                Ok(value) => Ok(Box::new(value)),
+                Err(error) => Err(error.into()),
+            }
+        }
+    }
+
+    /// The outcome of a body that returns a plain value.
+    pub fn from_value<T: Send + 'static>(value: T) -> Result<AnyValue, BoxError> {
+        Ok(Box::new(value))
+    }
+
+    /// The outcome of a body that returns a [`Signal`].
+    pub fn from_signal(signal: Signal) -> Result<AnyValue, BoxError> {
+        Err(Box::new(signal))
+    }
+
+    /// The future of an attempt that cannot start because an input has no value.
+    pub fn missing(missing: crate::error::MissingInput) -> TaskFuture<AnyValue> {
+        Box::pin(std::future::ready(Err(Box::new(missing) as BoxError)))
+    }
+
+    /// Asserts at compile time that a task's output can be stored and sent between threads.
+    pub fn assert_output<T: Send + 'static>() {}
+}

@@ -1,0 +1,230 @@
+//! The run report: the flow's final state, every task's state, typed results, approval of paused tasks.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::error::ResumeError;
+use crate::flow::FlowData;
+use crate::graph::Graph;
+use crate::state::{State, StateKind};
+use crate::task::{AnyValue, Handle, TaskId};
+
+/// A task's flag: it was approved (or its timed pause elapsed), so its next attempt is resumed.
+pub(crate) const RESUMED: u8 = 1;
+/// A task's flag: its body paused it, so approval re-runs the body rather than the trigger.
+pub(crate) const PAUSED_BY_BODY: u8 = 2;
+
+/// The outcome of a flow run: the flow's state, each task's state, and each task's result.
+///
+/// A run that stopped because tasks wait for approval has the flow state `Paused`;
+/// [`RunReport::approve`] and [`RunReport::resume`] continue the same run.
+///
+/// `Display` renders a table of tasks, states and messages, with no timestamps or ids,
+/// so it is stable across runs.
+///
+/// # Examples
+///
+/// ```
+/// use flowcore::{Flow, StateKind, task};
+///
+/// #[task]
+/// async fn answer() -> u32 {
+///     42
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let mut flow = Flow::new("report");
+/// let answer = flow.add(answer());
+/// let report = flow.run().await.unwrap();
+/// assert_eq!(report.state(answer).kind(), StateKind::Success);
+/// assert_eq!(report.result(answer), Some(&42));
+/// assert_eq!(
+///     report.to_string(),
+///     "flow `report`: Success (All reference tasks succeeded.)\n\
+///      task    state    attempts  message\n\
+///      answer  Success  1         Task run succeeded.\n"
+/// );
+/// # }
+/// ```
+pub struct RunReport {
+    pub(crate) flow: Arc<FlowData>,
+    pub(crate) graph: Arc<Graph>,
+    pub(crate) states: Vec<State>,
+    pub(crate) results: Vec<Option<AnyValue>>,
+    /// Upstream tasks not yet finished, per task.
+    pub(crate) remaining: Vec<u32>,
+    pub(crate) flags: Vec<u8>,
+    /// Tasks whose upstream tasks have all finished and that wait to be decided.
+    pub(crate) ready: Vec<u32>,
+    pub(crate) n_unfinished: usize,
+    pub(crate) flow_state: State,
+}
+
+impl RunReport {
+    pub(crate) fn new(flow: Arc<FlowData>, graph: Arc<Graph>) -> RunReport {
+        let n_tasks = flow.nodes.len();
+        let remaining: Vec<u32> = (0..n_tasks as u32)
+            .map(|task| graph.upstream.of(task).len() as u32)
+            .collect();
+        let ready = (0..n_tasks as u32)
+            .rev()
+            .filter(|&task| remaining[task as usize] == 0)
+            .collect();
+        let mut results = Vec::with_capacity(n_tasks);
+        results.resize_with(n_tasks, || None);
+        RunReport {
+            states: vec![State::pending(); n_tasks],
+            results,
+            remaining,
+            flags: vec![0; n_tasks],
+            ready,
+            n_unfinished: n_tasks,
+            flow_state: State::pending(),
+            flow,
+            graph,
+        }
+    }
+
+    /// The flow's state: `Success` or `Failed` by the reference tasks once every task
+    /// finished, or `Paused` when tasks wait for approval.
+    pub fn flow_state(&self) -> &State {
+        &self.flow_state
+    }
+
+    /// The flow's name.
+    pub fn flow_name(&self) -> &str {
+        &self.flow.name
+    }
+
+    fn index(&self, task: TaskId) -> usize {
+        assert!(
+            task.flow == self.flow.id,
+            "a handle of another flow was used with the report of flow `{}`",
+            self.flow.name
+        );
+        task.index as usize
+    }
+
+    /// The state of a task.
+    ///
+    /// # Panics
+    ///
+    /// When `task` belongs to another flow.
+    pub fn state(&self, task: impl Into<TaskId>) -> &State {
+        &self.states[self.index(task.into())]
+    }
+
+    /// The state of the task named `name`, if there is one.
+    pub fn state_of(&self, name: &str) -> Option<&State> {
+        let task = self.flow.index_of(name)?;
+        Some(&self.states[task as usize])
+    }
+
+    /// The task's output, when it succeeded with a value.
+    ///
+    /// # Panics
+    ///
+    /// When `task` belongs to another flow.
+    pub fn result<T: 'static>(&self, task: Handle<T>) -> Option<&T> {
+        let index = self.index(task.id());
+        self.results[index].as_ref()?.downcast_ref::<T>()
+    }
+
+    /// Every task's name and state, in the order the tasks were added.
+    pub fn task_states(&self) -> impl ExactSizeIterator<Item = (&str, &State)> + '_ {
+        self.flow
+            .nodes
+            .iter()
+            .zip(&self.states)
+            .map(|(node, state)| (&*node.name, state))
+    }
+
+    /// Approves the paused task `name`, so that [`RunReport::resume`] runs it.
+    ///
+    /// A task paused by the `manual_only` trigger then runs its body; a task paused by a
+    /// `PAUSE` signal runs its body again with
+    /// [`TaskContext::is_resumed`](crate::TaskContext::is_resumed) true.
+    ///
+    /// # Errors
+    ///
+    /// [`ResumeError`] when no task has this name or the task is not paused.
+    pub fn approve(&mut self, name: &str) -> Result<(), ResumeError> {
+        let task = self.flow.index_of(name).ok_or_else(|| ResumeError::UnknownTask {
+            name: name.to_string(),
+        })?;
+        let state = self.states[task as usize].kind();
+        if state != StateKind::Paused {
+            return Err(ResumeError::NotPaused {
+                name: name.to_string(),
+                state,
+            });
+        }
+        self.flags[task as usize] |= RESUMED;
+        if !self.ready.contains(&task) {
+            self.ready.push(task);
+        }
+        Ok(())
+    }
+
+    /// Continues the run after [`RunReport::approve`], until every task has finished or
+    /// the tasks left wait for approval again; the report is updated in place.
+    ///
+    /// # Panics
+    ///
+    /// When called outside a tokio runtime.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future aborts the tasks that are running and leaves the report
+    /// showing them as `Running`; do not resume such a report again.
+    pub async fn resume(&mut self) {
+        self.drive().await;
+    }
+}
+
+impl fmt::Debug for RunReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunReport")
+            .field("flow", &self.flow.name)
+            .field("flow_state", &self.flow_state)
+            .field("task_states", &self.task_states().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl fmt::Display for RunReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "flow `{}`: {} ({})",
+            self.flow.name,
+            self.flow_state.kind(),
+            self.flow_state.message()
+        )?;
+        let name_width = self
+            .task_states()
+            .map(|(name, _)| name.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max("task".len());
+        let state_width = self
+            .states
+            .iter()
+            .map(|state| state.kind().as_str().len())
+            .max()
+            .unwrap_or(0)
+            .max("state".len());
+        writeln!(f, "{:name_width$}  {:state_width$}  attempts  message", "task", "state")?;
+        for (name, state) in self.task_states() {
+            let line = format!(
+                "{name:name_width$}  {:state_width$}  {:<8}  {}",
+                state.kind().as_str(),
+                state.run_count(),
+                state.message()
+            );
+            writeln!(f, "{}", line.trim_end())?;
+        }
+        Ok(())
+    }
+}

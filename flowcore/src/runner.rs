@@ -1,0 +1,404 @@
+//! The runner: drives a flow run on tokio, starting each task as soon as its upstream tasks finish.
+//!
+//! One coordinator (the future of `Flow::run`) owns every task's state and result; task
+//! attempts run as tokio tasks in a `JoinSet` and report back. Readiness is counted:
+//! each finished task decrements its downstream tasks' counters, and a task whose counter
+//! reaches zero is decided at once (skip propagation, trigger, then run).
+
+use std::any::Any;
+use std::error::Error;
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use futures::FutureExt;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tracing::{Instrument, Span};
+
+use crate::context::TaskContext;
+use crate::error::{BoxError, MissingInput};
+use crate::pipeline;
+use crate::reference::final_state;
+use crate::report::{PAUSED_BY_BODY, RESUMED, RunReport};
+use crate::signal::{Signal, SignalKind};
+use crate::state::{State, StateKind};
+use crate::task::{AnyValue, TaskFuture, Values};
+use crate::trigger::{Trigger, Verdict};
+
+/// How one attempt of a task's body ended.
+enum Outcome {
+    Value(AnyValue),
+    Error(BoxError),
+    Panic(String),
+    TimedOut(Duration),
+}
+
+/// What an attempt sends back to the coordinator.
+struct Completion {
+    task: u32,
+    run_count: u32,
+    outcome: Outcome,
+    span: Span,
+}
+
+const SUCCEEDED: State = State::fixed(StateKind::Success, "Task run succeeded.");
+const STARTING: State = State::fixed(StateKind::Running, "Starting task run.");
+
+impl RunReport {
+    /// Runs until no task can make progress.
+    pub(crate) async fn drive(&mut self) {
+        let span = tracing::info_span!("flow_run", flow = %self.flow.name);
+        self.drive_in_span().instrument(span).await;
+    }
+
+    async fn drive_in_span(&mut self) {
+        self.flow_state = State::fixed(StateKind::Running, "Running flow.");
+        tracing::info!(state = "Running", "flow state changed");
+        let mut attempts = JoinSet::new();
+        loop {
+            while let Some(task) = self.ready.pop() {
+                self.decide(task, &mut attempts);
+            }
+            match attempts.join_next().await {
+                Some(Ok(done)) => self.complete(done, &mut attempts),
+                Some(Err(error)) => {
+                    // Attempts catch their own panics, so a join error means the runtime is
+                    // shutting down under us; there is nothing left to report to.
+                    if error.is_panic() {
+                        std::panic::resume_unwind(error.into_panic());
+                    }
+                    return;
+                }
+                None => break,
+            }
+        }
+        self.flow_state = self.final_flow_state();
+        if self.flow_state.is_failed() {
+            tracing::warn!(state = self.flow_state.kind().as_str(), message = self.flow_state.message(), "flow state changed");
+        } else {
+            tracing::info!(state = self.flow_state.kind().as_str(), message = self.flow_state.message(), "flow state changed");
+        }
+    }
+
+    fn final_flow_state(&self) -> State {
+        if self.n_unfinished == 0 {
+            let states = &self.states;
+            let nodes = &self.flow.nodes;
+            return final_state(
+                self.graph
+                    .reference
+                    .iter()
+                    .map(|&task| (&*nodes[task as usize].name, &states[task as usize])),
+            );
+        }
+        let mut message = String::from("Waiting for approval of");
+        let paused = self.task_states().filter(|(_, state)| state.is_paused());
+        for (i, (name, _)) in paused.enumerate() {
+            message.push_str(if i == 0 { " `" } else { ", `" });
+            message.push_str(name);
+            message.push('`');
+        }
+        message.push('.');
+        State::new(StateKind::Paused, message)
+    }
+
+    /// Decides a task whose upstream tasks have all finished (or that was approved).
+    fn decide(&mut self, task: u32, attempts: &mut JoinSet<Completion>) {
+        let idx = task as usize;
+        let node = &self.flow.nodes[idx];
+        let span = tracing::info_span!("task_run", task = %node.name);
+        let flags = self.flags[idx];
+        if flags & PAUSED_BY_BODY != 0 {
+            self.flags[idx] &= !PAUSED_BY_BODY;
+            self.start_attempt(task, None, span, attempts);
+            return;
+        }
+        let upstream = self.graph.upstream.of(task);
+        let options = &node.options;
+        let verdict = if matches!(options.trigger, Trigger::AllSuccessful) && options.skip_on_upstream_skip {
+            pipeline::before_run_default(upstream.iter().map(|&up| &self.states[up as usize]))
+        } else {
+            let states: Vec<&State> = upstream.iter().map(|&up| &self.states[up as usize]).collect();
+            pipeline::before_run(&options.trigger, options.skip_on_upstream_skip, &states, flags & RESUMED != 0)
+        };
+        match verdict {
+            Verdict::Run => self.start_attempt(task, None, span, attempts),
+            Verdict::TriggerFailed(message) => {
+                tracing::warn!(
+                    parent: &span,
+                    trigger = options.trigger.name(),
+                    upstream = %UpstreamStates { report: self, task },
+                    "trigger did not pass"
+                );
+                self.finish(task, State::new(StateKind::TriggerFailed, message), None, &span);
+            }
+            Verdict::Skip(message) => self.finish(task, State::new(StateKind::Skipped, message), None, &span),
+            Verdict::Pause(message) => self.set_state(task, State::new(StateKind::Paused, message), &span),
+        }
+    }
+
+    /// Starts an attempt now, or at `start_at` (a retry or a timed pause).
+    fn start_attempt(&mut self, task: u32, start_at: Option<Instant>, span: Span, attempts: &mut JoinSet<Completion>) {
+        let idx = task as usize;
+        let node = &self.flow.nodes[idx];
+        let run_count = self.states[idx].run_count() + 1;
+        let resumed = self.flags[idx] & RESUMED != 0;
+        self.flags[idx] &= !RESUMED;
+        let values = Values {
+            results: &self.results,
+            states: &self.states,
+            nodes: &self.flow.nodes,
+            task,
+        };
+        // A hand-written `Task::run` is user code too: a panic there fails the task.
+        let started = std::panic::catch_unwind(AssertUnwindSafe(|| node.task.start(&values)));
+        let fut = match started {
+            Ok(fut) => fut,
+            Err(panic) => {
+                let done = Completion {
+                    task,
+                    run_count,
+                    outcome: Outcome::Panic(panic_message(&*panic)),
+                    span,
+                };
+                self.complete(done, attempts);
+                return;
+            }
+        };
+        let context = TaskContext {
+            task_name: node.name.clone(),
+            attempt: run_count,
+            resumed,
+        };
+        let timeout = node.options.timeout;
+        if start_at.is_none() {
+            self.set_state(task, STARTING.with_run_count(run_count), &span);
+        }
+        attempts.spawn(attempt(task, run_count, fut, timeout, start_at, context, span));
+    }
+
+    /// Applies how an attempt ended.
+    fn complete(&mut self, done: Completion, attempts: &mut JoinSet<Completion>) {
+        let Completion {
+            task,
+            run_count,
+            outcome,
+            span,
+        } = done;
+        match outcome {
+            Outcome::Value(value) => self.finish(task, SUCCEEDED.with_run_count(run_count), Some(value), &span),
+            Outcome::Panic(message) => {
+                let state = State::failed(format!("Task panicked: {message}"));
+                self.fail(task, run_count, state, span, attempts);
+            }
+            Outcome::TimedOut(limit) => {
+                let state = State::timed_out(format!("Task timed out after {limit:?} during execution."));
+                self.fail(task, run_count, state, span, attempts);
+            }
+            Outcome::Error(error) => match error.downcast::<Signal>() {
+                Ok(signal) => self.apply_signal(task, run_count, *signal, span, attempts),
+                Err(error) if error.is::<MissingInput>() => {
+                    // Retrying cannot give the missing input a value.
+                    let state = State::failed(error.to_string()).with_run_count(run_count);
+                    self.finish(task, state, None, &span);
+                }
+                Err(error) => {
+                    let state = State::failed(error_message(&*error));
+                    self.fail(task, run_count, state, span, attempts);
+                }
+            },
+        }
+    }
+
+    /// A failed attempt: retry while attempts remain, else finish with `failed`.
+    fn fail(&mut self, task: u32, run_count: u32, failed: State, span: Span, attempts: &mut JoinSet<Completion>) {
+        let options = &self.flow.nodes[task as usize].options;
+        let (max_retries, delay) = (options.max_retries, options.retry_delay);
+        let failed = failed.with_run_count(run_count);
+        if pipeline::should_retry(run_count, max_retries) {
+            transition(&span, &failed);
+            let retrying = pipeline::retrying(run_count, max_retries, delay, Instant::now());
+            let start_at = retrying.start_time();
+            self.set_state(task, retrying, &span);
+            self.start_attempt(task, start_at, span, attempts);
+        } else {
+            self.finish(task, failed, None, &span);
+        }
+    }
+
+    fn apply_signal(&mut self, task: u32, run_count: u32, signal: Signal, span: Span, attempts: &mut JoinSet<Completion>) {
+        let idx = task as usize;
+        let (kind, message, delay, value) = signal.into_parts();
+        match kind {
+            SignalKind::Success => {
+                let node = &self.flow.nodes[idx];
+                let (type_id, type_name) = node.task.output_type();
+                let value: Option<AnyValue> = match value {
+                    Some(value) if (*value).type_id() == type_id => Some(value),
+                    Some(_) => {
+                        let message = format!(
+                            "SUCCESS signal carried a value that is not the task's output type `{type_name}`"
+                        );
+                        let state = State::failed(message).with_run_count(run_count);
+                        return self.finish(task, state, None, &span);
+                    }
+                    None => node.task.unit_output(),
+                };
+                let state = State::new(StateKind::Success, message).with_run_count(run_count);
+                self.finish(task, state, value, &span);
+            }
+            SignalKind::Fail => self.fail(task, run_count, State::new(StateKind::Failed, message), span, attempts),
+            SignalKind::Retry => {
+                let options = &self.flow.nodes[idx].options;
+                if pipeline::should_retry(run_count, options.max_retries) {
+                    let delay = delay.unwrap_or(options.retry_delay);
+                    let retrying = State::new(StateKind::Retrying, message)
+                        .with_run_count(run_count)
+                        .with_start_time(Instant::now() + delay);
+                    let start_at = retrying.start_time();
+                    self.set_state(task, retrying, &span);
+                    self.start_attempt(task, start_at, span, attempts);
+                } else {
+                    let message = format!(
+                        "{message} (RETRY signal after attempt {run_count} of {}; no retries left)",
+                        options.max_retries + 1
+                    );
+                    self.finish(task, State::failed(message).with_run_count(run_count), None, &span);
+                }
+            }
+            SignalKind::Skip => {
+                let state = State::new(StateKind::Skipped, message).with_run_count(run_count);
+                self.finish(task, state, None, &span);
+            }
+            SignalKind::Pause => {
+                let mut paused = State::new(StateKind::Paused, message).with_run_count(run_count);
+                match delay {
+                    Some(delay) => {
+                        let start_at = Instant::now() + delay;
+                        paused = paused.with_start_time(start_at);
+                        self.flags[idx] |= RESUMED;
+                        self.set_state(task, paused, &span);
+                        self.start_attempt(task, Some(start_at), span, attempts);
+                    }
+                    None => {
+                        self.flags[idx] |= PAUSED_BY_BODY;
+                        self.set_state(task, paused, &span);
+                    }
+                }
+            }
+        }
+    }
+
+    fn set_state(&mut self, task: u32, state: State, span: &Span) {
+        transition(span, &state);
+        self.states[task as usize] = state;
+    }
+
+    /// Records a finished state and readies the downstream tasks whose last upstream this was.
+    fn finish(&mut self, task: u32, state: State, value: Option<AnyValue>, span: &Span) {
+        debug_assert!(state.is_finished());
+        let idx = task as usize;
+        self.set_state(task, state, span);
+        self.results[idx] = value;
+        self.n_unfinished -= 1;
+        for &down in self.graph.downstream.of(task) {
+            let remaining = &mut self.remaining[down as usize];
+            *remaining -= 1;
+            if *remaining == 0 {
+                self.ready.push(down);
+            }
+        }
+    }
+}
+
+/// One attempt of a task's body, as a tokio task: waits for its start time, runs the body
+/// with its context and timeout, and catches a panic.
+async fn attempt(
+    task: u32,
+    run_count: u32,
+    fut: TaskFuture<AnyValue>,
+    timeout: Option<Duration>,
+    start_at: Option<Instant>,
+    context: TaskContext,
+    span: Span,
+) -> Completion {
+    let run = async {
+        if let Some(start_at) = start_at {
+            tokio::time::sleep_until(start_at).await;
+            transition(&Span::current(), &STARTING.with_run_count(run_count));
+        }
+        let body = context.scope(AssertUnwindSafe(fut).catch_unwind());
+        let result = match timeout {
+            None => body.await,
+            Some(limit) => match tokio::time::timeout(limit, body).await {
+                Ok(result) => result,
+                Err(_) => return Outcome::TimedOut(limit),
+            },
+        };
+        match result {
+            Ok(Ok(value)) => Outcome::Value(value),
+            Ok(Err(error)) => Outcome::Error(error),
+            Err(panic) => Outcome::Panic(panic_message(&*panic)),
+        }
+    };
+    let outcome = run.instrument(span.clone()).await;
+    Completion {
+        task,
+        run_count,
+        outcome,
+        span,
+    }
+}
+
+/// Emits the tracing event of a state change, in the task's span.
+fn transition(span: &Span, state: &State) {
+    let kind = state.kind().as_str();
+    if state.is_failed() {
+        tracing::warn!(parent: span, state = kind, message = state.message(), "task state changed");
+    } else {
+        tracing::debug!(parent: span, state = kind, message = state.message(), "task state changed");
+    }
+}
+
+/// An error's message followed by its sources: `outer: inner: root`.
+fn error_message(error: &(dyn Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.ends_with(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    if let Some(message) = panic.downcast_ref::<&str>() {
+        (*message).to_string()
+    } else if let Some(message) = panic.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "a panic with a non-string payload".to_string()
+    }
+}
+
+/// The upstream tasks of a task and their states, formatted only when a subscriber wants them.
+struct UpstreamStates<'a> {
+    report: &'a RunReport,
+    task: u32,
+}
+
+impl fmt::Display for UpstreamStates<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, &up) in self.report.graph.upstream.of(self.task).iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            let name = &self.report.flow.nodes[up as usize].name;
+            write!(f, "{sep}{name}: {}", self.report.states[up as usize].kind())?;
+        }
+        Ok(())
+    }
+}

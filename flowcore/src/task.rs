@@ -1,0 +1,488 @@
+//! The task abstraction: the `Task` trait, typed handles, argument binding and `TaskCall` options.
+
+use std::any::{Any, TypeId};
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{BoxError, MissingInput};
+use crate::flow::Node;
+use crate::state::State;
+use crate::trigger::Trigger;
+
+/// The future of one attempt of a task's body.
+pub type TaskFuture<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send + 'static>>;
+
+/// A task output, type-erased.
+pub type AnyValue = Box<dyn Any + Send>;
+
+/// A unit of work in a flow: what `#[task]` generates, and what a hand-written task implements.
+///
+/// [`Task::run`] starts one attempt: it reads its inputs from `values` (with the [`Arg`]s
+/// bound when the task was added, see [`Args`]) and returns the future of the body. It
+/// is called once per attempt, so a retried task runs again from fresh copies of its inputs.
+/// An `Err` from the future fails the attempt; a [`Signal`](crate::Signal) error sets the
+/// state it asks for.
+///
+/// # Examples
+///
+/// A task written by hand, without the macro:
+///
+/// ```
+/// use flowcore::{Arg, Args, Flow, Task, TaskCall, TaskFuture, Values};
+///
+/// struct Double {
+///     x: Arg<i64>,
+/// }
+///
+/// impl Task for Double {
+///     type Output = i64;
+///
+///     fn run(&self, values: &Values<'_>) -> TaskFuture<i64> {
+///         let x = values.get(&self.x);
+///         Box::pin(async move { Ok(x? * 2) })
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let mut flow = Flow::new("by-hand");
+/// let mut args = Args::new();
+/// let x = args.bind("x", 21_i64);
+/// let doubled = flow.add(TaskCall::new("double", args, Double { x }));
+/// let report = flow.run().await.unwrap();
+/// assert_eq!(report.result(doubled), Some(&42));
+/// # }
+/// ```
+pub trait Task: Send + Sync + 'static {
+    /// The value a successful run produces.
+    type Output: Send + 'static;
+
+    /// Starts one attempt of the body.
+    fn run(&self, values: &Values<'_>) -> TaskFuture<Self::Output>;
+}
+
+/// Identifies a task within its flow. Every [`Handle`] converts into one.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TaskId {
+    pub(crate) flow: u64,
+    pub(crate) index: u32,
+}
+
+/// A typed reference to a task's output, returned by [`Flow::add`](crate::Flow::add).
+///
+/// Pass it as an argument to another task to record a data edge, or use it to read the
+/// task's state and result from a [`RunReport`](crate::RunReport).
+pub struct Handle<T> {
+    id: TaskId,
+    _output: PhantomData<fn() -> T>,
+}
+
+impl<T> Handle<T> {
+    pub(crate) fn new(id: TaskId) -> Handle<T> {
+        Handle {
+            id,
+            _output: PhantomData,
+        }
+    }
+
+    /// The task's id.
+    pub fn id(self) -> TaskId {
+        self.id
+    }
+}
+
+impl<T> Clone for Handle<T> {
+    fn clone(&self) -> Handle<T> {
+        *self
+    }
+}
+
+impl<T> Copy for Handle<T> {}
+
+impl<T> fmt::Debug for Handle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Handle").field(&self.id).finish()
+    }
+}
+
+impl<T> From<Handle<T>> for TaskId {
+    fn from(handle: Handle<T>) -> TaskId {
+        handle.id
+    }
+}
+
+impl<T> From<&Handle<T>> for TaskId {
+    fn from(handle: &Handle<T>) -> TaskId {
+        handle.id
+    }
+}
+
+/// An input of a task: either a value given when the task was added, or an upstream task's output.
+pub struct Arg<T> {
+    source: Source<T>,
+}
+
+enum Source<T> {
+    Value(T),
+    Upstream {
+        name: &'static str,
+        index: u32,
+        read: fn(Option<&(dyn Any + Send)>) -> Option<T>,
+    },
+}
+
+impl<T> fmt::Debug for Arg<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            Source::Value(_) => f.write_str("Arg::Value"),
+            Source::Upstream { name, index, .. } => f
+                .debug_struct("Arg::Upstream")
+                .field("name", name)
+                .field("index", index)
+                .finish(),
+        }
+    }
+}
+
+/// A value or a handle that can be bound to a task argument of type `T`.
+///
+/// Implemented for `T` itself (a value given up front), for `Handle<T>` (the output of an
+/// upstream task, which records a data edge), and for `Handle<T>` bound to an
+/// `Option<T>` argument, which receives `None` when the upstream task produced no value
+/// (it failed or was skipped and the trigger let this task run anyway).
+///
+/// Bound values are cloned for every attempt, so argument types are `Clone`.
+pub trait IntoArg<T> {
+    /// Records the argument in `args` under `name`.
+    fn into_arg(self, args: &mut Args, name: &'static str) -> Arg<T>;
+}
+
+impl<T: Clone + Send + Sync + 'static> IntoArg<T> for T {
+    fn into_arg(self, _args: &mut Args, _name: &'static str) -> Arg<T> {
+        Arg {
+            source: Source::Value(self),
+        }
+    }
+}
+
+fn read_value<T: Clone + 'static>(value: Option<&(dyn Any + Send)>) -> Option<T> {
+    value.and_then(|value| value.downcast_ref::<T>()).cloned()
+}
+
+fn read_optional<T: Clone + 'static>(value: Option<&(dyn Any + Send)>) -> Option<Option<T>> {
+    Some(read_value(value))
+}
+
+impl<T: Clone + Send + Sync + 'static> IntoArg<T> for Handle<T> {
+    fn into_arg(self, args: &mut Args, name: &'static str) -> Arg<T> {
+        Arg {
+            source: Source::Upstream {
+                name,
+                index: args.record(name, self.id),
+                read: read_value::<T>,
+            },
+        }
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> IntoArg<Option<T>> for Handle<T> {
+    fn into_arg(self, args: &mut Args, name: &'static str) -> Arg<Option<T>> {
+        Arg {
+            source: Source::Upstream {
+                name,
+                index: args.record(name, self.id),
+                read: read_optional::<T>,
+            },
+        }
+    }
+}
+
+/// A data edge: argument `name` reads the output of `upstream`.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Edge {
+    pub(crate) name: &'static str,
+    pub(crate) upstream: TaskId,
+}
+
+/// The arguments of a task being added: records the data edges of each bound handle.
+///
+/// # Examples
+///
+/// See [`Task`].
+#[derive(Debug, Default)]
+pub struct Args {
+    pub(crate) edges: Vec<Edge>,
+}
+
+impl Args {
+    /// No arguments yet.
+    pub fn new() -> Args {
+        Args::default()
+    }
+
+    /// Binds argument `name` to a value or to an upstream task's output.
+    pub fn bind<T, A: IntoArg<T>>(&mut self, name: &'static str, arg: A) -> Arg<T> {
+        arg.into_arg(self, name)
+    }
+
+    fn record(&mut self, name: &'static str, upstream: TaskId) -> u32 {
+        self.edges.push(Edge { name, upstream });
+        upstream.index
+    }
+}
+
+/// What a task reads its inputs from when an attempt starts.
+pub struct Values<'a> {
+    pub(crate) results: &'a [Option<AnyValue>],
+    pub(crate) states: &'a [State],
+    pub(crate) nodes: &'a [Node],
+    pub(crate) task: u32,
+}
+
+impl fmt::Debug for Values<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Values").finish_non_exhaustive()
+    }
+}
+
+impl Values<'_> {
+    /// A copy of the argument's value.
+    ///
+    /// # Errors
+    ///
+    /// [`MissingInput`] when the argument reads an upstream task that produced no value
+    /// (it failed or was skipped, and this task's trigger let it run anyway).
+    /// Bind the handle to an `Option<T>` argument to receive `None` instead.
+    pub fn get<T: Clone>(&self, arg: &Arg<T>) -> Result<T, MissingInput> {
+        match &arg.source {
+            Source::Value(value) => Ok(value.clone()),
+            Source::Upstream { name, index, read } => {
+                let idx = *index as usize;
+                read(self.results[idx].as_deref()).ok_or_else(|| MissingInput {
+                    task: self.nodes[self.task as usize].name.to_string(),
+                    argument: name,
+                    upstream: self.nodes[idx].name.to_string(),
+                    upstream_state: self.states[idx].kind(),
+                })
+            }
+        }
+    }
+}
+
+/// Per-task options: retries, timeout, trigger and skip propagation.
+#[derive(Clone, Debug)]
+pub(crate) struct TaskOptions {
+    pub(crate) max_retries: u32,
+    pub(crate) retry_delay: Duration,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) trigger: Trigger,
+    pub(crate) skip_on_upstream_skip: bool,
+}
+
+impl Default for TaskOptions {
+    fn default() -> TaskOptions {
+        TaskOptions {
+            max_retries: 0,
+            retry_delay: Duration::ZERO,
+            timeout: None,
+            trigger: Trigger::AllSuccessful,
+            skip_on_upstream_skip: true,
+        }
+    }
+}
+
+/// The object-safe form of a task that the flow stores.
+pub(crate) trait ErasedTask: Send + Sync + 'static {
+    fn start(&self, values: &Values<'_>) -> TaskFuture<AnyValue>;
+    fn output_type(&self) -> (TypeId, &'static str);
+    fn unit_output(&self) -> Option<AnyValue>;
+}
+
+struct Erased<T>(T);
+
+fn unit_output<T: 'static>() -> Option<AnyValue> {
+    let unit: AnyValue = Box::new(());
+    (TypeId::of::<T>() == TypeId::of::<()>()).then_some(unit)
+}
+
+impl<T: Task> ErasedTask for Erased<T> {
+    fn start(&self, values: &Values<'_>) -> TaskFuture<AnyValue> {
+        let fut = self.0.run(values);
+        Box::pin(async move { fut.await.map(|value| Box::new(value) as AnyValue) })
+    }
+
+    fn output_type(&self) -> (TypeId, &'static str) {
+        (TypeId::of::<T::Output>(), std::any::type_name::<T::Output>())
+    }
+
+    fn unit_output(&self) -> Option<AnyValue> {
+        unit_output::<T::Output>()
+    }
+}
+
+/// A task as generated by `#[task]`: a closure that starts an attempt with its output already boxed.
+pub(crate) struct FnTask<T, F> {
+    start: F,
+    _output: PhantomData<fn() -> T>,
+}
+
+impl<T, F> ErasedTask for FnTask<T, F>
+where
+    T: Send + 'static,
+    F: Fn(&Values<'_>) -> TaskFuture<AnyValue> + Send + Sync + 'static,
+{
+    fn start(&self, values: &Values<'_>) -> TaskFuture<AnyValue> {
+        (self.start)(values)
+    }
+
+    fn output_type(&self) -> (TypeId, &'static str) {
+        (TypeId::of::<T>(), std::any::type_name::<T>())
+    }
+
+    fn unit_output(&self) -> Option<AnyValue> {
+        unit_output::<T>()
+    }
+}
+
+/// A task ready to be added to a flow, with its arguments bound and its options set.
+///
+/// `#[task]` functions return one; [`TaskCall::new`] makes one from a hand-written
+/// [`Task`]. The option methods set per-call options that override the attribute's.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use flowcore::{Flow, Trigger, task};
+///
+/// #[task(max_retries = 1)]
+/// async fn fetch(url: String) -> Result<String, std::io::Error> {
+///     Ok(url)
+/// }
+///
+/// let mut flow = Flow::new("options");
+/// let page = flow.add(
+///     fetch("https://example.com".to_string())
+///         .name("fetch_home")
+///         .max_retries(3)
+///         .retry_delay(Duration::from_secs(2))
+///         .timeout(Duration::from_secs(30))
+///         .trigger(Trigger::AllSuccessful),
+/// );
+/// # let _ = page;
+/// ```
+#[must_use = "a task call does nothing until it is added to a flow with `Flow::add`"]
+pub struct TaskCall<T> {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) explicit_name: bool,
+    pub(crate) options: TaskOptions,
+    pub(crate) edges: Vec<Edge>,
+    pub(crate) after: Vec<TaskId>,
+    pub(crate) task: Arc<dyn ErasedTask>,
+    _output: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for TaskCall<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskCall")
+            .field("name", &self.name)
+            .field("options", &self.options)
+            .field("edges", &self.edges)
+            .field("after", &self.after)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + 'static> TaskCall<T> {
+    /// A call of a hand-written [`Task`] named `name`, with the arguments bound in `args`.
+    pub fn new<K>(name: impl Into<Cow<'static, str>>, args: Args, task: K) -> TaskCall<T>
+    where
+        K: Task<Output = T>,
+    {
+        TaskCall::from_erased(name.into(), args, Arc::new(Erased(task)))
+    }
+
+    pub(crate) fn from_fn<F>(name: &'static str, args: Args, start: F) -> TaskCall<T>
+    where
+        F: Fn(&Values<'_>) -> TaskFuture<AnyValue> + Send + Sync + 'static,
+    {
+        let task = FnTask {
+            start,
+            _output: PhantomData::<fn() -> T>,
+        };
+        TaskCall::from_erased(Cow::Borrowed(name), args, Arc::new(task))
+    }
+
+    fn from_erased(name: Cow<'static, str>, args: Args, task: Arc<dyn ErasedTask>) -> TaskCall<T> {
+        TaskCall {
+            name,
+            explicit_name: false,
+            options: TaskOptions::default(),
+            edges: args.edges,
+            after: Vec::new(),
+            task,
+            _output: PhantomData,
+        }
+    }
+}
+
+impl<T> TaskCall<T> {
+    /// Names the task. Names must be unique within a flow; without one, the function's
+    /// name is used, with `-2`, `-3`, ... appended when it is taken.
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> TaskCall<T> {
+        self.name = name.into();
+        self.explicit_name = true;
+        self
+    }
+
+    /// How many times a failed attempt is retried (default 0).
+    pub fn max_retries(mut self, max_retries: u32) -> TaskCall<T> {
+        self.options.max_retries = max_retries;
+        self
+    }
+
+    /// How long to wait before a retry (default zero).
+    pub fn retry_delay(mut self, retry_delay: Duration) -> TaskCall<T> {
+        self.options.retry_delay = retry_delay;
+        self
+    }
+
+    /// The longest an attempt may run; a longer one ends `TimedOut` (retried like a failure).
+    pub fn timeout(mut self, timeout: Duration) -> TaskCall<T> {
+        self.options.timeout = Some(timeout);
+        self
+    }
+
+    /// The trigger deciding whether the task runs (default [`Trigger::AllSuccessful`]).
+    pub fn trigger(mut self, trigger: Trigger) -> TaskCall<T> {
+        self.options.trigger = trigger;
+        self
+    }
+
+    /// Whether a skipped upstream task skips this one before its trigger is asked (default true).
+    pub fn skip_on_upstream_skip(mut self, skip: bool) -> TaskCall<T> {
+        self.options.skip_on_upstream_skip = skip;
+        self
+    }
+
+    /// Runs this task only after `upstream` finished, without passing data (an order-only edge).
+    ///
+    /// Order-only edges feed the trigger and skip propagation like data edges do.
+    pub fn after(mut self, upstream: impl Into<TaskId>) -> TaskCall<T> {
+        self.after.push(upstream.into());
+        self
+    }
+}
+
+impl fmt::Debug for dyn ErasedTask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("output", &self.output_type().1)
+            .finish()
+    }
+}

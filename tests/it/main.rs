@@ -1,0 +1,1 @@
+//! Integration tests of flowcore through its public API.
