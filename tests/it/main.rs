@@ -1,1 +1,22 @@
-//! Integration tests of flowcore through its public API.
+//! Integration tests of flowcore through its public API: one binary, a module per feature.
+
+mod build_errors;
+mod pause;
+mod reference_tasks;
+mod report;
+mod retries;
+mod signals;
+mod spark;
+mod task_macro;
+mod tracing_events;
+mod triggers;
+
+use flowcore::{Flow, RunReport};
+
+/// Runs `flow` on the test's runtime; a build error fails the test with its message.
+pub(crate) async fn run(flow: &Flow) -> RunReport {
+    match flow.run().await {
+        Ok(report) => report,
+        Err(error) => panic!("flow `{}` does not build: {error}", flow.name()),
+    }
+}

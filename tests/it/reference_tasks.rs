@@ -1,0 +1,1 @@
+//! Tests: reference_tasks.

@@ -1,0 +1,1 @@
+//! Tests: task_macro.

@@ -1,0 +1,1 @@
+//! Tests: tracing_events.
