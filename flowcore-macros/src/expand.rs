@@ -103,10 +103,15 @@ fn check_signature(item_fn: &ItemFn) -> syn::Result<Vec<Input>> {
                     ));
                     continue;
                 }
-                if let Type::Reference(reference) = &*typed.ty {
+                let is_static = |reference: &syn::TypeReference| {
+                    reference.lifetime.as_ref().is_some_and(|lifetime| lifetime.ident == "static")
+                };
+                if let Type::Reference(reference) = &*typed.ty
+                    && !is_static(reference)
+                {
                     errors.push(syn::Error::new(
                         reference.span(),
-                        "task arguments cannot be references: a task runs as its own tokio task; take the value (or an `Arc`)",
+                        "task arguments cannot borrow: a task runs as its own tokio task; take the value, an `Arc`, or a `&'static` reference",
                     ));
                     continue;
                 }

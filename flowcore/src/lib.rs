@@ -127,12 +127,12 @@ pub mod __private {
         fn into_outcome(self) -> Result<AnyValue, BoxError>;
     }
 
-    impl<T: Send + 'static, E: Into<BoxError>> TaskResult for Result<T, E> {
+    impl<T: Send + 'static, E: Into<BoxError> + 'static> TaskResult for Result<T, E> {
         type Output = T;
         fn into_outcome(self) -> Result<AnyValue, BoxError> {
             match self {
                 Ok(value) => Ok(Box::new(value)),
-                Err(error) => Err(error.into()),
+                Err(error) => Err(crate::signal::into_box_error(error)),
             }
         }
     }

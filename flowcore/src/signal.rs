@@ -5,6 +5,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
+use crate::error::BoxError;
+
 /// Which state a [`Signal`] asks for.
 #[non_exhaustive]
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -171,3 +173,28 @@ impl fmt::Display for Signal {
 }
 
 impl std::error::Error for Signal {}
+
+/// Boxes a task body's error so that a [`Signal`] inside it stays recognisable.
+///
+/// Most error types box as themselves; `anyhow::Error` boxes as a wrapper, so the signal
+/// is taken out of it first (with the `anyhow` feature, on by default).
+pub(crate) fn into_box_error<E: Into<BoxError> + 'static>(error: E) -> BoxError {
+    #[cfg(feature = "anyhow")]
+    {
+        let mut slot = Some(error);
+        if let Some(carrier) = (&mut slot as &mut dyn Any).downcast_mut::<Option<anyhow::Error>>() {
+            if let Some(error) = carrier.take() {
+                return match error.downcast::<Signal>() {
+                    Ok(signal) => Box::new(signal),
+                    Err(error) => error.into(),
+                };
+            }
+        }
+        match slot {
+            Some(error) => error.into(),
+            None => unreachable!("the error is taken only when it is an anyhow::Error"),
+        }
+    }
+    #[cfg(not(feature = "anyhow"))]
+    error.into()
+}

@@ -1,0 +1,78 @@
+//! Tests: independent tasks run concurrently and a task starts as soon as its own upstream tasks finish.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use flowcore::{Flow, StateKind, task};
+use tokio::sync::Barrier;
+use tokio::time::Instant;
+
+use crate::run;
+
+#[task]
+async fn meet(barrier: Arc<Barrier>) -> bool {
+    barrier.wait().await.is_leader()
+}
+
+#[tokio::test(start_paused = true)]
+async fn independent_tasks_run_at_the_same_time() {
+    // Each task waits for all the others: only a concurrent run can finish.
+    let barrier = Arc::new(Barrier::new(3));
+    let mut flow = Flow::new("concurrent");
+    let handles = [
+        flow.add(meet(barrier.clone())),
+        flow.add(meet(barrier.clone())),
+        flow.add(meet(barrier.clone())),
+    ];
+    let report = tokio::time::timeout(Duration::from_secs(5), run(&flow))
+        .await
+        .expect("independent tasks did not run concurrently");
+    let leaders = handles.iter().filter(|&&handle| report.result(handle) == Some(&true)).count();
+    assert_eq!(leaders, 1);
+}
+
+#[task]
+async fn wait(duration: Duration) -> Duration {
+    tokio::time::sleep(duration).await;
+    duration
+}
+
+#[task]
+async fn stamp(_upstream: Duration, started: Instant, log: Arc<Mutex<Vec<Duration>>>) -> Duration {
+    let at = started.elapsed();
+    log.lock().unwrap().push(at);
+    at
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_does_not_wait_for_unrelated_slow_tasks() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let started = Instant::now();
+    let mut flow = Flow::new("no-layers");
+    let slow = flow.add(wait(Duration::from_secs(100)));
+    let fast = flow.add(wait(Duration::from_secs(1)));
+    let after_fast = flow.add(stamp(fast, started, log.clone()));
+    let after_slow = flow.add(stamp(slow, started, log.clone()));
+    let report = run(&flow).await;
+    assert_eq!(report.result(after_fast), Some(&Duration::from_secs(1)));
+    assert_eq!(report.result(after_slow), Some(&Duration::from_secs(100)));
+    assert_eq!(report.flow_state().kind(), StateKind::Success);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wide_flow_completes_on_a_multi_thread_runtime() {
+    #[task]
+    async fn leaf(i: u64) -> u64 {
+        i
+    }
+    #[task]
+    async fn total(parts: Vec<u64>) -> u64 {
+        parts.iter().sum()
+    }
+    let mut flow = Flow::new("wide");
+    let leaves: Vec<_> = (0..1000).map(|i| flow.add(leaf(i))).collect();
+    let report = run(&flow).await;
+    let sum: u64 = leaves.iter().filter_map(|&h| report.result(h)).sum();
+    assert_eq!(sum, 999 * 1000 / 2);
+    let _ = total(vec![1]);
+}
