@@ -6,7 +6,8 @@ use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::{Ident, LitBool, LitFloat, LitInt, LitStr, Token};
 
-const OPTIONS: &str = "name, max_retries, retry_delay, timeout, trigger, skip_on_upstream_skip, crate";
+const OPTIONS: &str =
+    "name, max_retries, retry_delay, timeout, trigger, skip_on_upstream_skip, crate";
 const TRIGGERS: &str = "all_successful, all_failed, any_successful, any_failed, all_finished, always_run, manual_only, not_all_skipped, some_successful(at_least = .., at_most = ..), some_failed(at_least = .., at_most = ..), custom(path::to::function)";
 
 /// The options given to `#[task]`.
@@ -79,51 +80,16 @@ fn set<T>(slot: &mut Option<T>, key: &Ident, value: T) -> syn::Result<()> {
 impl Parse for TaskArgs {
     fn parse(input: ParseStream<'_>) -> syn::Result<TaskArgs> {
         let mut args = TaskArgs::default();
+        let mut errors: Option<syn::Error> = None;
         while !input.is_empty() {
-            let key = input.call(Ident::parse_any)?;
-            input.parse::<Token![=]>()?;
-            match key.to_string().as_str() {
-                "name" => {
-                    let name: LitStr = input.parse()?;
-                    if name.value().is_empty() {
-                        return Err(syn::Error::new(name.span(), "a task name must not be empty"));
-                    }
-                    set(&mut args.name, &key, name)?;
+            if let Err(error) = args.parse_option(input) {
+                match &mut errors {
+                    Some(errors) => errors.combine(error),
+                    None => errors = Some(error),
                 }
-                "max_retries" => {
-                    let lit: LitInt = input.parse()?;
-                    lit.base10_parse::<u32>().map_err(|_| {
-                        syn::Error::new(lit.span(), "`max_retries` must be a whole number from 0 to 4294967295")
-                    })?;
-                    set(&mut args.max_retries, &key, lit)?;
-                }
-                "retry_delay" => {
-                    let nanos = parse_duration(input, "retry_delay", true)?;
-                    set(&mut args.retry_delay, &key, nanos)?;
-                }
-                "timeout" => {
-                    let nanos = parse_duration(input, "timeout", false)?;
-                    set(&mut args.timeout, &key, nanos)?;
-                }
-                "trigger" => {
-                    let trigger = parse_trigger(input)?;
-                    set(&mut args.trigger, &key, trigger)?;
-                }
-                "skip_on_upstream_skip" => {
-                    let lit: LitBool = input.parse().map_err(|error| {
-                        syn::Error::new(error.span(), "`skip_on_upstream_skip` must be `true` or `false`")
-                    })?;
-                    set(&mut args.skip_on_upstream_skip, &key, lit)?;
-                }
-                "crate" => {
-                    let path = input.call(syn::Path::parse_mod_style)?;
-                    set(&mut args.krate, &key, path)?;
-                }
-                _ => {
-                    return Err(syn::Error::new(
-                        key.span(),
-                        format!("unknown option `{key}`; valid options are: {OPTIONS}"),
-                    ));
+                // Skip the rest of this option so that the next ones are checked too.
+                while !input.is_empty() && !input.peek(Token![,]) {
+                    input.parse::<proc_macro2::TokenTree>()?;
                 }
             }
             if input.is_empty() {
@@ -131,7 +97,68 @@ impl Parse for TaskArgs {
             }
             input.parse::<Token![,]>()?;
         }
-        Ok(args)
+        match errors {
+            Some(errors) => Err(errors),
+            None => Ok(args),
+        }
+    }
+}
+
+impl TaskArgs {
+    /// Parses one `key = value` option.
+    fn parse_option(&mut self, input: ParseStream<'_>) -> syn::Result<()> {
+        let key = input.call(Ident::parse_any)?;
+        input.parse::<Token![=]>()?;
+        match key.to_string().as_str() {
+            "name" => {
+                let name: LitStr = input.parse()?;
+                if name.value().is_empty() {
+                    return Err(syn::Error::new(
+                        name.span(),
+                        "a task name must not be empty",
+                    ));
+                }
+                set(&mut self.name, &key, name)
+            }
+            "max_retries" => {
+                let message = "`max_retries` must be a whole number from 0 to 4294967295";
+                let lit: LitInt = input
+                    .parse()
+                    .map_err(|error| syn::Error::new(error.span(), message))?;
+                lit.base10_parse::<u32>()
+                    .map_err(|_| syn::Error::new(lit.span(), message))?;
+                set(&mut self.max_retries, &key, lit)
+            }
+            "retry_delay" => {
+                let nanos = parse_duration(input, "retry_delay", true)?;
+                set(&mut self.retry_delay, &key, nanos)
+            }
+            "timeout" => {
+                let nanos = parse_duration(input, "timeout", false)?;
+                set(&mut self.timeout, &key, nanos)
+            }
+            "trigger" => {
+                let trigger = parse_trigger(input)?;
+                set(&mut self.trigger, &key, trigger)
+            }
+            "skip_on_upstream_skip" => {
+                let lit: LitBool = input.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`skip_on_upstream_skip` must be `true` or `false`",
+                    )
+                })?;
+                set(&mut self.skip_on_upstream_skip, &key, lit)
+            }
+            "crate" => {
+                let path = input.call(syn::Path::parse_mod_style)?;
+                set(&mut self.krate, &key, path)
+            }
+            _ => Err(syn::Error::new(
+                key.span(),
+                format!("unknown option `{key}`; valid options are: {OPTIONS}"),
+            )),
+        }
     }
 }
 
@@ -149,7 +176,10 @@ fn parse_duration(input: ParseStream<'_>, option: &str, zero_ok: bool) -> syn::R
         )
     })?;
     if nanos == 0 && !zero_ok {
-        return Err(syn::Error::new(lit.span(), format!("`{option}` must be longer than zero")));
+        return Err(syn::Error::new(
+            lit.span(),
+            format!("`{option}` must be longer than zero"),
+        ));
     }
     Ok(nanos)
 }
@@ -163,7 +193,9 @@ pub(crate) fn duration_nanos(text: &str) -> Result<u128, String> {
     let mut total: u128 = 0;
     let mut rest = text;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err(format!("expected a number at `{rest}`"));
         }
@@ -171,7 +203,9 @@ pub(crate) fn duration_nanos(text: &str) -> Result<u128, String> {
             .parse()
             .map_err(|_| format!("the number `{}` is too large", &rest[..digits]))?;
         rest = rest[digits..].trim_start();
-        let unit_len = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         let scale: u128 = match unit {
             "ns" => 1,
@@ -196,7 +230,10 @@ pub(crate) fn duration_nanos(text: &str) -> Result<u128, String> {
 
 fn parse_trigger(input: ParseStream<'_>) -> syn::Result<TriggerSpec> {
     let name = input.call(Ident::parse_any).map_err(|error| {
-        syn::Error::new(error.span(), format!("expected a trigger; valid triggers are: {TRIGGERS}"))
+        syn::Error::new(
+            error.span(),
+            format!("expected a trigger; valid triggers are: {TRIGGERS}"),
+        )
     })?;
     let plain = match name.to_string().as_str() {
         "all_successful" => Some("AllSuccessful"),
@@ -303,9 +340,18 @@ mod tests {
 
     #[test]
     fn bad_durations_say_what_is_wrong() {
-        assert_eq!(duration_nanos("2"), Err("the number `2` has no unit".to_string()));
-        assert_eq!(duration_nanos("2 weeks"), Err("unknown unit `weeks`".to_string()));
-        assert_eq!(duration_nanos("fast"), Err("expected a number at `fast`".to_string()));
+        assert_eq!(
+            duration_nanos("2"),
+            Err("the number `2` has no unit".to_string())
+        );
+        assert_eq!(
+            duration_nanos("2 weeks"),
+            Err("unknown unit `weeks`".to_string())
+        );
+        assert_eq!(
+            duration_nanos("fast"),
+            Err("expected a number at `fast`".to_string())
+        );
         assert_eq!(duration_nanos(""), Err("it is empty".to_string()));
     }
 }

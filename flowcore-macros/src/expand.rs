@@ -61,56 +61,73 @@ fn check_signature(item_fn: &ItemFn) -> syn::Result<Vec<Input>> {
         ));
     }
     if let Some(constness) = &sig.constness {
-        errors.push(syn::Error::new(constness.span(), "a task cannot be a `const fn`"));
+        errors.push(syn::Error::new(
+            constness.span(),
+            "a task cannot be a `const fn`",
+        ));
     }
     if let syn::Safety::Unsafe(unsafety) = &sig.safety {
-        errors.push(syn::Error::new(unsafety.span(), "a task cannot be an `unsafe fn`"));
+        errors.push(syn::Error::new(
+            unsafety.span(),
+            "a task cannot be an `unsafe fn`",
+        ));
     }
     if let Some(abi) = &sig.abi {
-        errors.push(syn::Error::new(abi.span(), "a task cannot have an `extern` ABI"));
+        errors.push(syn::Error::new(
+            abi.span(),
+            "a task cannot have an `extern` ABI",
+        ));
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        errors.push(syn::Error::new(
-            sig.generics.span(),
+        errors.push(syn::Error::new_spanned(
+            &sig.generics,
             "a task cannot be generic; write a task per concrete type, or implement `flowcore::Task` by hand",
         ));
     }
     if let Some(variadic) = &sig.variadic {
-        errors.push(syn::Error::new(variadic.span(), "a task cannot be variadic"));
+        errors.push(syn::Error::new(
+            variadic.span(),
+            "a task cannot be variadic",
+        ));
     }
     let mut inputs = Vec::new();
     for arg in &sig.inputs {
         match arg {
-            FnArg::Receiver(receiver) => errors.push(syn::Error::new(
-                receiver.span(),
+            FnArg::Receiver(receiver) => errors.push(syn::Error::new_spanned(
+                receiver,
                 "a task cannot take `self`; write a free `async fn`",
             )),
             FnArg::Typed(typed) => {
                 let ident = match &*typed.pat {
-                    Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => pat.ident.clone(),
+                    Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
+                        pat.ident.clone()
+                    }
                     pat => {
-                        errors.push(syn::Error::new(
-                            pat.span(),
+                        errors.push(syn::Error::new_spanned(
+                            pat,
                             "task arguments must be plain names, such as `rows: Vec<Row>`; destructure inside the body",
                         ));
                         continue;
                     }
                 };
                 if contains_impl_trait(&typed.ty) {
-                    errors.push(syn::Error::new(
-                        typed.ty.span(),
+                    errors.push(syn::Error::new_spanned(
+                        &typed.ty,
                         "task arguments cannot use `impl Trait`; name the type",
                     ));
                     continue;
                 }
                 let is_static = |reference: &syn::TypeReference| {
-                    reference.lifetime.as_ref().is_some_and(|lifetime| lifetime.ident == "static")
+                    reference
+                        .lifetime
+                        .as_ref()
+                        .is_some_and(|lifetime| lifetime.ident == "static")
                 };
                 if let Type::Reference(reference) = &*typed.ty
                     && !is_static(reference)
                 {
-                    errors.push(syn::Error::new(
-                        reference.span(),
+                    errors.push(syn::Error::new_spanned(
+                        reference,
                         "task arguments cannot borrow: a task runs as its own tokio task; take the value, an `Arc`, or a `&'static` reference",
                     ));
                     continue;
@@ -122,10 +139,13 @@ fn check_signature(item_fn: &ItemFn) -> syn::Result<Vec<Input>> {
             }
         }
     }
-    if let ReturnType::Type(_, ty) = &sig.output {
-        if contains_impl_trait(ty) {
-            errors.push(syn::Error::new(ty.span(), "a task cannot return `impl Trait`; name the type"));
-        }
+    if let ReturnType::Type(_, ty) = &sig.output
+        && contains_impl_trait(ty)
+    {
+        errors.push(syn::Error::new_spanned(
+            ty,
+            "a task cannot return `impl Trait`; name the type",
+        ));
     }
     let mut errors = errors.into_iter();
     match errors.next() {
@@ -140,7 +160,9 @@ fn check_signature(item_fn: &ItemFn) -> syn::Result<Vec<Input>> {
 }
 
 fn contains_impl_trait(ty: &Type) -> bool {
-    ty.to_token_stream().into_iter().any(|token| token.to_string() == "impl")
+    ty.to_token_stream()
+        .into_iter()
+        .any(|token| token.to_string() == "impl")
 }
 
 /// How the body's return type becomes the attempt's outcome.
@@ -173,7 +195,11 @@ fn generate(args: &TaskArgs, item_fn: &ItemFn, inputs: &[Input]) -> TokenStream 
         None => quote!(::flowcore),
     };
     let ItemFn {
-        attrs, vis, sig, block, ..
+        attrs,
+        vis,
+        sig,
+        block,
+        ..
     } = item_fn;
     let ident = &sig.ident;
     let task_name = match &args.name {
@@ -184,26 +210,49 @@ fn generate(args: &TaskArgs, item_fn: &ItemFn, inputs: &[Input]) -> TokenStream 
     let body_output = &sig.output;
 
     let unit: Type = syn::parse_quote!(());
-    let (output_ty, convert): (TokenStream, TokenStream) = match (returns(&sig.output), &sig.output) {
+    let (output_ty, convert): (TokenStream, TokenStream) = match (returns(&sig.output), &sig.output)
+    {
         (Returns::Result, ReturnType::Type(_, ty)) => (
             quote_spanned!(ty.span()=> <#ty as #krate::__private::TaskResult>::Output),
             quote_spanned!(ty.span()=> #krate::__private::TaskResult::into_outcome),
         ),
         (Returns::Signal, _) => (quote!(()), quote!(#krate::__private::from_signal)),
-        (_, ReturnType::Type(_, ty)) => (ty.to_token_stream(), quote!(#krate::__private::from_value)),
-        (_, ReturnType::Default) => (unit.to_token_stream(), quote!(#krate::__private::from_value)),
+        (_, ReturnType::Type(_, ty)) => {
+            (ty.to_token_stream(), quote!(#krate::__private::from_value))
+        }
+        (_, ReturnType::Default) => (
+            unit.to_token_stream(),
+            quote!(#krate::__private::from_value),
+        ),
     };
     let output_check = match &sig.output {
-        ReturnType::Type(_, ty) => quote_spanned!(ty.span()=> #krate::__private::assert_output::<#output_ty>();),
+        ReturnType::Type(_, ty) => {
+            quote_spanned!(ty.span()=> #krate::__private::assert_output::<#output_ty>();)
+        }
         ReturnType::Default => TokenStream::new(),
     };
 
-    let idents: Vec<&Ident> = inputs.iter().map(|input| &input.ident).collect();
-    let vars: Vec<Ident> = (0..inputs.len()).map(|i| format_ident!("__flowcore_arg_{}", i)).collect();
-    let names: Vec<String> = idents.iter().map(|ident| ident.to_string()).collect();
+    let vars: Vec<Ident> = (0..inputs.len())
+        .map(|i| format_ident!("__flowcore_arg_{}", i))
+        .collect();
     let params = inputs.iter().map(|Input { ident, ty }| {
         let bound = quote_spanned!(ty.span()=> impl #krate::IntoArg<#ty>);
         quote!(#ident: #bound)
+    });
+
+    // Spanned on the argument's type, so a type that is not `Clone + Send + Sync` is
+    // reported there.
+    let binds = inputs.iter().zip(&vars).map(|(Input { ident, ty }, var)| {
+        let name = ident.to_string();
+        quote_spanned!(ty.span()=> let #var = __flowcore_args.bind::<#ty, _>(#name, #ident);)
+    });
+    let gets = inputs.iter().zip(&vars).map(|(Input { ty, .. }, var)| {
+        quote_spanned! {ty.span()=>
+            let #var = match #krate::Values::get::<#ty>(__flowcore_values, &#var) {
+                ::core::result::Result::Ok(value) => value,
+                ::core::result::Result::Err(missing) => return #krate::__private::missing(missing),
+            };
+        }
     });
 
     let mut options = TokenStream::new();
@@ -233,17 +282,12 @@ fn generate(args: &TaskArgs, item_fn: &ItemFn, inputs: &[Input]) -> TokenStream 
             async fn __flowcore_body(#body_inputs) #body_output #block
             #output_check
             let mut __flowcore_args = #krate::Args::new();
-            #( let #vars = __flowcore_args.bind(#names, #idents); )*
+            #( #binds )*
             #krate::__private::task_call::<#output_ty, _>(
                 #task_name,
                 __flowcore_args,
                 move |__flowcore_values: &#krate::Values<'_>| -> #krate::TaskFuture<#krate::__private::AnyValue> {
-                    #(
-                        let #vars = match __flowcore_values.get(&#vars) {
-                            ::core::result::Result::Ok(value) => value,
-                            ::core::result::Result::Err(missing) => return #krate::__private::missing(missing),
-                        };
-                    )*
+                    #( #gets )*
                     ::std::boxed::Box::pin(async move {
                         #convert(__flowcore_body(#(#vars),*).await)
                     })

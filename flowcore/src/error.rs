@@ -48,7 +48,10 @@ impl fmt::Display for BuildError {
                 }
             }
             BuildError::DuplicateName { name } => {
-                write!(f, "two tasks are named `{name}`; task names must be unique in a flow")
+                write!(
+                    f,
+                    "two tasks are named `{name}`; task names must be unique in a flow"
+                )
             }
             BuildError::ForeignTask { task, place } => write!(
                 f,
@@ -110,7 +113,10 @@ impl fmt::Display for ResumeError {
         match self {
             ResumeError::UnknownTask { name } => write!(f, "no task is named `{name}`"),
             ResumeError::NotPaused { name, state } => {
-                write!(f, "task `{name}` is {state}, not Paused; only a paused task can be approved")
+                write!(
+                    f,
+                    "task `{name}` is {state}, not Paused; only a paused task can be approved"
+                )
             }
         }
     }

@@ -51,7 +51,8 @@ impl FlowData {
                 if let Some(error) = self.errors.first() {
                     return Err(error.clone());
                 }
-                Graph::build(&self.nodes, self.reference.as_deref(), self.may_have_cycle).map(Arc::new)
+                Graph::build(&self.nodes, self.reference.as_deref(), self.may_have_cycle)
+                    .map(Arc::new)
             })
             .clone()
     }
@@ -217,7 +218,9 @@ impl Flow {
         if upstream.index >= downstream.index {
             data.may_have_cycle = true;
         }
-        data.nodes[downstream.index as usize].after.push(upstream.index);
+        data.nodes[downstream.index as usize]
+            .after
+            .push(upstream.index);
     }
 
     /// Sets the reference tasks: the tasks whose states decide the flow's final state.

@@ -43,7 +43,12 @@ impl Graph {
         start.push(0u32);
         for node in nodes {
             let first = items.len();
-            for upstream in node.edges.iter().map(|edge| edge.upstream).chain(node.after.iter().copied()) {
+            for upstream in node
+                .edges
+                .iter()
+                .map(|edge| edge.upstream)
+                .chain(node.after.iter().copied())
+            {
                 // Upstream lists are short; a linear scan keeps them distinct without a set.
                 if !items[first..].contains(&upstream) {
                     items.push(upstream);
@@ -94,10 +99,18 @@ impl Graph {
 }
 
 /// Kahn's algorithm; on a cycle, names the tasks of one cycle in order.
-fn check_acyclic(nodes: &[Node], upstream: &Adjacency, downstream: &Adjacency) -> Result<(), BuildError> {
+fn check_acyclic(
+    nodes: &[Node],
+    upstream: &Adjacency,
+    downstream: &Adjacency,
+) -> Result<(), BuildError> {
     let n_tasks = nodes.len();
-    let mut remaining: Vec<u32> = (0..n_tasks as u32).map(|task| upstream.of(task).len() as u32).collect();
-    let mut ready: Vec<u32> = (0..n_tasks as u32).filter(|&task| remaining[task as usize] == 0).collect();
+    let mut remaining: Vec<u32> = (0..n_tasks as u32)
+        .map(|task| upstream.of(task).len() as u32)
+        .collect();
+    let mut ready: Vec<u32> = (0..n_tasks as u32)
+        .filter(|&task| remaining[task as usize] == 0)
+        .collect();
     let mut n_done = 0;
     while let Some(task) = ready.pop() {
         n_done += 1;

@@ -8,8 +8,13 @@ use crate::state::{State, StateKind};
 /// (Prefect 1's rule): any reference task failed gives `Failed`, naming them; otherwise
 /// `Success`, with "All reference tasks succeeded." when every one succeeded (a skip is a
 /// success) and "No reference tasks failed." when some were cancelled.
-pub(crate) fn final_state<'a>(reference: impl Iterator<Item = (&'a str, &'a State)> + Clone) -> State {
-    let mut failed = reference.clone().filter(|(_, state)| state.is_failed()).peekable();
+pub(crate) fn final_state<'a>(
+    reference: impl Iterator<Item = (&'a str, &'a State)> + Clone,
+) -> State {
+    let mut failed = reference
+        .clone()
+        .filter(|(_, state)| state.is_failed())
+        .peekable();
     if failed.peek().is_some() {
         let mut message = String::from("Some reference tasks failed:");
         for (i, (name, state)) in failed.enumerate() {
@@ -42,7 +47,10 @@ mod tests {
             ("c", State::timed_out("")),
         ]);
         assert_eq!(state.kind(), StateKind::Failed);
-        assert_eq!(state.message(), "Some reference tasks failed: `b` (TriggerFailed), `c` (TimedOut).");
+        assert_eq!(
+            state.message(),
+            "Some reference tasks failed: `b` (TriggerFailed), `c` (TimedOut)."
+        );
     }
 
     #[test]

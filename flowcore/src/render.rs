@@ -35,7 +35,12 @@ impl Flow {
         }
         for (i, node) in nodes.iter().enumerate() {
             for edge in node.edges.iter() {
-                let _ = writeln!(out, "    t{} -->|{}| t{i}", edge.upstream, mermaid_escape(edge.name));
+                let _ = writeln!(
+                    out,
+                    "    t{} -->|{}| t{i}",
+                    edge.upstream,
+                    mermaid_escape(edge.name)
+                );
             }
             for upstream in &node.after {
                 let _ = writeln!(out, "    t{upstream} -.-> t{i}");
@@ -67,7 +72,12 @@ impl Flow {
         }
         for (i, node) in nodes.iter().enumerate() {
             for edge in node.edges.iter() {
-                let _ = writeln!(out, "    t{} -> t{i} [label=\"{}\"];", edge.upstream, dot_escape(edge.name));
+                let _ = writeln!(
+                    out,
+                    "    t{} -> t{i} [label=\"{}\"];",
+                    edge.upstream,
+                    dot_escape(edge.name)
+                );
             }
             for upstream in &node.after {
                 let _ = writeln!(out, "    t{upstream} -> t{i} [style=dashed];");

@@ -150,9 +150,12 @@ impl RunReport {
     ///
     /// [`ResumeError`] when no task has this name or the task is not paused.
     pub fn approve(&mut self, name: &str) -> Result<(), ResumeError> {
-        let task = self.flow.index_of(name).ok_or_else(|| ResumeError::UnknownTask {
-            name: name.to_string(),
-        })?;
+        let task = self
+            .flow
+            .index_of(name)
+            .ok_or_else(|| ResumeError::UnknownTask {
+                name: name.to_string(),
+            })?;
         let state = self.states[task as usize].kind();
         if state != StateKind::Paused {
             return Err(ResumeError::NotPaused {
@@ -215,7 +218,11 @@ impl fmt::Display for RunReport {
             .max()
             .unwrap_or(0)
             .max("state".len());
-        writeln!(f, "{:name_width$}  {:state_width$}  attempts  message", "task", "state")?;
+        writeln!(
+            f,
+            "{:name_width$}  {:state_width$}  attempts  message",
+            "task", "state"
+        )?;
         for (name, state) in self.task_states() {
             let line = format!(
                 "{name:name_width$}  {:state_width$}  {:<8}  {}",

@@ -75,9 +75,17 @@ impl RunReport {
         }
         self.flow_state = self.final_flow_state();
         if self.flow_state.is_failed() {
-            tracing::warn!(state = self.flow_state.kind().as_str(), message = self.flow_state.message(), "flow state changed");
+            tracing::warn!(
+                state = self.flow_state.kind().as_str(),
+                reason = self.flow_state.message(),
+                "flow state changed"
+            );
         } else {
-            tracing::info!(state = self.flow_state.kind().as_str(), message = self.flow_state.message(), "flow state changed");
+            tracing::info!(
+                state = self.flow_state.kind().as_str(),
+                reason = self.flow_state.message(),
+                "flow state changed"
+            );
         }
     }
 
@@ -116,12 +124,21 @@ impl RunReport {
         }
         let upstream = self.graph.upstream.of(task);
         let options = &node.options;
-        let verdict = if matches!(options.trigger, Trigger::AllSuccessful) && options.skip_on_upstream_skip {
-            pipeline::before_run_default(upstream.iter().map(|&up| &self.states[up as usize]))
-        } else {
-            let states: Vec<&State> = upstream.iter().map(|&up| &self.states[up as usize]).collect();
-            pipeline::before_run(&options.trigger, options.skip_on_upstream_skip, &states, flags & RESUMED != 0)
-        };
+        let verdict =
+            if matches!(options.trigger, Trigger::AllSuccessful) && options.skip_on_upstream_skip {
+                pipeline::before_run_default(upstream.iter().map(|&up| &self.states[up as usize]))
+            } else {
+                let states: Vec<&State> = upstream
+                    .iter()
+                    .map(|&up| &self.states[up as usize])
+                    .collect();
+                pipeline::before_run(
+                    &options.trigger,
+                    options.skip_on_upstream_skip,
+                    &states,
+                    flags & RESUMED != 0,
+                )
+            };
         match verdict {
             Verdict::Run => self.start_attempt(task, None, span, attempts),
             Verdict::TriggerFailed(message) => {
@@ -131,15 +148,30 @@ impl RunReport {
                     upstream = %UpstreamStates { report: self, task },
                     "trigger did not pass"
                 );
-                self.finish(task, State::new(StateKind::TriggerFailed, message), None, &span);
+                self.finish(
+                    task,
+                    State::new(StateKind::TriggerFailed, message),
+                    None,
+                    &span,
+                );
             }
-            Verdict::Skip(message) => self.finish(task, State::new(StateKind::Skipped, message), None, &span),
-            Verdict::Pause(message) => self.set_state(task, State::new(StateKind::Paused, message), &span),
+            Verdict::Skip(message) => {
+                self.finish(task, State::new(StateKind::Skipped, message), None, &span)
+            }
+            Verdict::Pause(message) => {
+                self.set_state(task, State::new(StateKind::Paused, message), &span)
+            }
         }
     }
 
     /// Starts an attempt now, or at `start_at` (a retry or a timed pause).
-    fn start_attempt(&mut self, task: u32, start_at: Option<Instant>, span: Span, attempts: &mut JoinSet<Completion>) {
+    fn start_attempt(
+        &mut self,
+        task: u32,
+        start_at: Option<Instant>,
+        span: Span,
+        attempts: &mut JoinSet<Completion>,
+    ) {
         let idx = task as usize;
         let node = &self.flow.nodes[idx];
         let run_count = self.states[idx].run_count() + 1;
@@ -175,7 +207,9 @@ impl RunReport {
         if start_at.is_none() {
             self.set_state(task, STARTING.with_run_count(run_count), &span);
         }
-        attempts.spawn(attempt(task, run_count, fut, timeout, start_at, context, span));
+        attempts.spawn(attempt(
+            task, run_count, fut, timeout, start_at, context, span,
+        ));
     }
 
     /// Applies how an attempt ended.
@@ -187,13 +221,19 @@ impl RunReport {
             span,
         } = done;
         match outcome {
-            Outcome::Value(value) => self.finish(task, SUCCEEDED.with_run_count(run_count), Some(value), &span),
+            Outcome::Value(value) => self.finish(
+                task,
+                SUCCEEDED.with_run_count(run_count),
+                Some(value),
+                &span,
+            ),
             Outcome::Panic(message) => {
                 let state = State::failed(format!("Task panicked: {message}"));
                 self.fail(task, run_count, state, span, attempts);
             }
             Outcome::TimedOut(limit) => {
-                let state = State::timed_out(format!("Task timed out after {limit:?} during execution."));
+                let state =
+                    State::timed_out(format!("Task timed out after {limit:?} during execution."));
                 self.fail(task, run_count, state, span, attempts);
             }
             Outcome::Error(error) => match error.downcast::<Signal>() {
@@ -212,7 +252,14 @@ impl RunReport {
     }
 
     /// A failed attempt: retry while attempts remain, else finish with `failed`.
-    fn fail(&mut self, task: u32, run_count: u32, failed: State, span: Span, attempts: &mut JoinSet<Completion>) {
+    fn fail(
+        &mut self,
+        task: u32,
+        run_count: u32,
+        failed: State,
+        span: Span,
+        attempts: &mut JoinSet<Completion>,
+    ) {
         let options = &self.flow.nodes[task as usize].options;
         let (max_retries, delay) = (options.max_retries, options.retry_delay);
         let failed = failed.with_run_count(run_count);
@@ -227,9 +274,21 @@ impl RunReport {
         }
     }
 
-    fn apply_signal(&mut self, task: u32, run_count: u32, signal: Signal, span: Span, attempts: &mut JoinSet<Completion>) {
+    fn apply_signal(
+        &mut self,
+        task: u32,
+        run_count: u32,
+        signal: Signal,
+        span: Span,
+        attempts: &mut JoinSet<Completion>,
+    ) {
         let idx = task as usize;
-        let (kind, message, delay, value) = signal.into_parts();
+        let Signal {
+            kind,
+            message,
+            delay,
+            value,
+        } = signal;
         match kind {
             SignalKind::Success => {
                 let node = &self.flow.nodes[idx];
@@ -248,7 +307,13 @@ impl RunReport {
                 let state = State::new(StateKind::Success, message).with_run_count(run_count);
                 self.finish(task, state, value, &span);
             }
-            SignalKind::Fail => self.fail(task, run_count, State::new(StateKind::Failed, message), span, attempts),
+            SignalKind::Fail => self.fail(
+                task,
+                run_count,
+                State::new(StateKind::Failed, message),
+                span,
+                attempts,
+            ),
             SignalKind::Retry => {
                 let options = &self.flow.nodes[idx].options;
                 if pipeline::should_retry(run_count, options.max_retries) {
@@ -264,7 +329,12 @@ impl RunReport {
                         "{message} (RETRY signal after attempt {run_count} of {}; no retries left)",
                         options.max_retries + 1
                     );
-                    self.finish(task, State::failed(message).with_run_count(run_count), None, &span);
+                    self.finish(
+                        task,
+                        State::failed(message).with_run_count(run_count),
+                        None,
+                        &span,
+                    );
                 }
             }
             SignalKind::Skip => {
@@ -355,9 +425,9 @@ async fn attempt(
 fn transition(span: &Span, state: &State) {
     let kind = state.kind().as_str();
     if state.is_failed() {
-        tracing::warn!(parent: span, state = kind, message = state.message(), "task state changed");
+        tracing::warn!(parent: span, state = kind, reason = state.message(), "task state changed");
     } else {
-        tracing::debug!(parent: span, state = kind, message = state.message(), "task state changed");
+        tracing::debug!(parent: span, state = kind, reason = state.message(), "task state changed");
     }
 }
 

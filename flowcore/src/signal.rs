@@ -59,10 +59,10 @@ pub enum SignalKind {
 /// # }
 /// ```
 pub struct Signal {
-    kind: SignalKind,
-    message: Cow<'static, str>,
-    delay: Option<Duration>,
-    value: Option<Box<dyn Any + Send + Sync>>,
+    pub(crate) kind: SignalKind,
+    pub(crate) message: Cow<'static, str>,
+    pub(crate) delay: Option<Duration>,
+    pub(crate) value: Option<Box<dyn Any + Send + Sync>>,
 }
 
 impl Signal {
@@ -135,17 +135,6 @@ impl Signal {
     pub fn delay(&self) -> Option<Duration> {
         self.delay
     }
-
-    pub(crate) fn into_parts(
-        self,
-    ) -> (
-        SignalKind,
-        Cow<'static, str>,
-        Option<Duration>,
-        Option<Box<dyn Any + Send + Sync>>,
-    ) {
-        (self.kind, self.message, self.delay, self.value)
-    }
 }
 
 impl fmt::Debug for Signal {
@@ -182,13 +171,13 @@ pub(crate) fn into_box_error<E: Into<BoxError> + 'static>(error: E) -> BoxError 
     #[cfg(feature = "anyhow")]
     {
         let mut slot = Some(error);
-        if let Some(carrier) = (&mut slot as &mut dyn Any).downcast_mut::<Option<anyhow::Error>>() {
-            if let Some(error) = carrier.take() {
-                return match error.downcast::<Signal>() {
-                    Ok(signal) => Box::new(signal),
-                    Err(error) => error.into(),
-                };
-            }
+        if let Some(carrier) = (&mut slot as &mut dyn Any).downcast_mut::<Option<anyhow::Error>>()
+            && let Some(error) = carrier.take()
+        {
+            return match error.downcast::<Signal>() {
+                Ok(signal) => Box::new(signal),
+                Err(error) => error.into(),
+            };
         }
         match slot {
             Some(error) => error.into(),

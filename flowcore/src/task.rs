@@ -317,7 +317,10 @@ impl<T: Task> ErasedTask for Erased<T> {
     }
 
     fn output_type(&self) -> (TypeId, &'static str) {
-        (TypeId::of::<T::Output>(), std::any::type_name::<T::Output>())
+        (
+            TypeId::of::<T::Output>(),
+            std::any::type_name::<T::Output>(),
+        )
     }
 
     fn unit_output(&self) -> Option<AnyValue> {

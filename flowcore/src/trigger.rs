@@ -31,9 +31,10 @@ use crate::state::State;
 /// assert_eq!(Trigger::AnyFailed.evaluate(&upstream, false), Verdict::Run);
 /// ```
 #[non_exhaustive]
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub enum Trigger {
     /// Every upstream task succeeded (or was skipped). The default.
+    #[default]
     AllSuccessful,
     /// Every upstream task failed.
     AllFailed,
@@ -83,11 +84,14 @@ impl Threshold {
     }
 }
 
+/// The function of a custom trigger.
+type CheckFn = dyn Fn(&[&State]) -> bool + Send + Sync;
+
 /// A user-defined trigger: a name for messages and a function of the upstream states.
 #[derive(Clone)]
 pub struct CustomTrigger {
     name: Cow<'static, str>,
-    check: Arc<dyn Fn(&[&State]) -> bool + Send + Sync>,
+    check: Arc<CheckFn>,
 }
 
 impl fmt::Debug for CustomTrigger {
@@ -218,11 +222,15 @@ impl Trigger {
             Trigger::AllSuccessful => {
                 "Trigger was \"all_successful\" but some of the upstream tasks failed."
             }
-            Trigger::AllFailed => "Trigger was \"all_failed\" but some of the upstream tasks succeeded.",
+            Trigger::AllFailed => {
+                "Trigger was \"all_failed\" but some of the upstream tasks succeeded."
+            }
             Trigger::AnySuccessful => {
                 "Trigger was \"any_successful\" but none of the upstream tasks succeeded."
             }
-            Trigger::AnyFailed => "Trigger was \"any_failed\" but none of the upstream tasks failed.",
+            Trigger::AnyFailed => {
+                "Trigger was \"any_failed\" but none of the upstream tasks failed."
+            }
             Trigger::AllFinished => {
                 "Trigger was \"all_finished\" but some of the upstream tasks were not finished."
             }
@@ -232,7 +240,9 @@ impl Trigger {
             Trigger::SomeSuccessful { .. } => {
                 "Trigger was \"some_successful\" but thresholds were not met."
             }
-            Trigger::SomeFailed { .. } => "Trigger was \"some_failed\" but thresholds were not met.",
+            Trigger::SomeFailed { .. } => {
+                "Trigger was \"some_failed\" but thresholds were not met."
+            }
             Trigger::ManualOnly | Trigger::Custom(_) => "Trigger failed",
         }
     }
@@ -245,16 +255,14 @@ fn within(
     at_most: Option<Threshold>,
 ) -> bool {
     let n_upstream = upstream.len();
+    if n_upstream == 0 {
+        // As in Prefect 1, thresholds are not checked without upstream tasks.
+        return true;
+    }
     let count = upstream.iter().filter(|state| pred(state)).count() as f64;
     let min = at_least.map_or(0.0, |t| t.resolve(n_upstream));
     let max = at_most.map_or(n_upstream as f64, |t| t.resolve(n_upstream));
     min <= count && count <= max
-}
-
-impl Default for Trigger {
-    fn default() -> Trigger {
-        Trigger::AllSuccessful
-    }
 }
 
 impl fmt::Debug for Trigger {

@@ -31,7 +31,10 @@ async fn a_cycle_is_an_error_naming_its_tasks_and_nothing_runs() {
             tasks: vec!["a".to_string(), "b".to_string(), "c".to_string()]
         }
     );
-    assert_eq!(error.to_string(), "the flow has a cycle: `a` -> `b` -> `c` -> `a`");
+    assert_eq!(
+        error.to_string(),
+        "the flow has a cycle: `a` -> `b` -> `c` -> `a`"
+    );
     assert_eq!(flow.validate(), Err(error));
     assert_eq!(runs.load(Ordering::SeqCst), 0);
 }
@@ -63,7 +66,12 @@ async fn duplicate_explicit_names_are_an_error() {
     flow.add(add(1, 2).name("sum"));
     flow.add(add(3, 4).name("sum"));
     let error = flow.validate().unwrap_err();
-    assert_eq!(error, BuildError::DuplicateName { name: "sum".to_string() });
+    assert_eq!(
+        error,
+        BuildError::DuplicateName {
+            name: "sum".to_string()
+        }
+    );
     assert_eq!(
         error.to_string(),
         "two tasks are named `sum`; task names must be unique in a flow"
@@ -90,7 +98,9 @@ async fn an_explicit_name_that_an_earlier_default_took_is_an_error() {
     flow.add(add(3, 4).name("add"));
     assert_eq!(
         flow.validate(),
-        Err(BuildError::DuplicateName { name: "add".to_string() })
+        Err(BuildError::DuplicateName {
+            name: "add".to_string()
+        })
     );
 }
 
@@ -123,17 +133,23 @@ async fn handles_from_another_flow_are_an_error() {
 
     let mut flow = Flow::new("mine");
     flow.add(add(1, 1).name("after_foreign").after(foreign));
-    assert!(matches!(flow.validate(), Err(BuildError::ForeignTask { task, .. }) if task == "after_foreign"));
+    assert!(
+        matches!(flow.validate(), Err(BuildError::ForeignTask { task, .. }) if task == "after_foreign")
+    );
 
     let mut flow = Flow::new("mine");
     flow.add(add(1, 1));
     flow.set_reference_tasks([foreign]);
-    assert!(matches!(flow.validate(), Err(BuildError::ForeignTask { place, .. }) if place == "a reference task"));
+    assert!(
+        matches!(flow.validate(), Err(BuildError::ForeignTask { place, .. }) if place == "a reference task")
+    );
 
     let mut flow = Flow::new("mine");
     let local = flow.add(add(1, 1).name("local"));
     flow.add_edge(foreign, local);
-    assert!(matches!(flow.validate(), Err(BuildError::ForeignTask { task, .. }) if task == "local"));
+    assert!(
+        matches!(flow.validate(), Err(BuildError::ForeignTask { task, .. }) if task == "local")
+    );
 }
 
 #[tokio::test]

@@ -27,7 +27,10 @@ async fn independent_tasks_run_at_the_same_time() {
     let report = tokio::time::timeout(Duration::from_secs(5), run(&flow))
         .await
         .expect("independent tasks did not run concurrently");
-    let leaders = handles.iter().filter(|&&handle| report.result(handle) == Some(&true)).count();
+    let leaders = handles
+        .iter()
+        .filter(|&&handle| report.result(handle) == Some(&true))
+        .count();
     assert_eq!(leaders, 1);
 }
 

@@ -34,17 +34,26 @@ async fn manual_only_pauses_until_approved_and_the_same_run_continues() {
     let mut report = run(&flow).await;
     assert_eq!(report.state(built).kind(), StateKind::Success);
     assert_eq!(report.state(deployed).kind(), StateKind::Paused);
-    assert_eq!(report.state(deployed).message(), "Trigger function is \"manual_only\"");
+    assert_eq!(
+        report.state(deployed).message(),
+        "Trigger function is \"manual_only\""
+    );
     assert_eq!(report.state(announced).kind(), StateKind::Pending);
     assert_eq!(report.flow_state().kind(), StateKind::Paused);
-    assert_eq!(report.flow_state().message(), "Waiting for approval of `deploy`.");
+    assert_eq!(
+        report.flow_state().message(),
+        "Waiting for approval of `deploy`."
+    );
     assert_eq!(runs.load(Ordering::SeqCst), 0);
 
     report.approve("deploy").unwrap();
     report.resume().await;
     assert_eq!(runs.load(Ordering::SeqCst), 1);
     assert_eq!(report.state(deployed).kind(), StateKind::Success);
-    assert_eq!(report.result(announced).map(String::as_str), Some("deployed 2"));
+    assert_eq!(
+        report.result(announced).map(String::as_str),
+        Some("deployed 2")
+    );
     assert_eq!(report.flow_state().kind(), StateKind::Success);
     // The task that ran before the pause did not run again.
     assert_eq!(report.state(built).run_count(), 1);
@@ -109,13 +118,19 @@ async fn resuming_one_of_two_paused_tasks_leaves_the_flow_paused() {
     let first = flow.add(needs_approval(runs.clone()).name("first"));
     let second = flow.add(needs_approval(runs.clone()).name("second"));
     let mut report = run(&flow).await;
-    assert_eq!(report.flow_state().message(), "Waiting for approval of `first`, `second`.");
+    assert_eq!(
+        report.flow_state().message(),
+        "Waiting for approval of `first`, `second`."
+    );
     report.approve("second").unwrap();
     report.resume().await;
     assert_eq!(report.state(first).kind(), StateKind::Paused);
     assert_eq!(report.state(second).kind(), StateKind::Success);
     assert_eq!(report.flow_state().kind(), StateKind::Paused);
-    assert_eq!(report.flow_state().message(), "Waiting for approval of `first`.");
+    assert_eq!(
+        report.flow_state().message(),
+        "Waiting for approval of `first`."
+    );
     report.approve("first").unwrap();
     report.resume().await;
     assert_eq!(report.flow_state().kind(), StateKind::Success);

@@ -6,7 +6,11 @@ use crate::run;
 
 #[task]
 async fn step(fail: bool) -> Result<u32, String> {
-    if fail { Err("step failed".to_string()) } else { Ok(1) }
+    if fail {
+        Err("step failed".to_string())
+    } else {
+        Ok(1)
+    }
 }
 
 #[task(trigger = always_run)]
@@ -37,7 +41,10 @@ async fn a_failed_terminal_task_fails_the_flow() {
     let report = run(&flow).await;
     assert_eq!(report.state(b).kind(), StateKind::Failed);
     assert_eq!(report.flow_state().kind(), StateKind::Failed);
-    assert_eq!(report.flow_state().message(), "Some reference tasks failed: `step-2` (Failed).");
+    assert_eq!(
+        report.flow_state().message(),
+        "Some reference tasks failed: `step-2` (Failed)."
+    );
 }
 
 #[tokio::test]
@@ -49,7 +56,10 @@ async fn a_failed_task_that_is_not_a_reference_does_not_fail_the_flow() {
     assert_eq!(report.state(failing).kind(), StateKind::Failed);
     assert_eq!(report.state(cleanup).kind(), StateKind::Success);
     assert_eq!(report.flow_state().kind(), StateKind::Success);
-    assert_eq!(report.flow_state().message(), "All reference tasks succeeded.");
+    assert_eq!(
+        report.flow_state().message(),
+        "All reference tasks succeeded."
+    );
 }
 
 #[tokio::test]
@@ -62,7 +72,10 @@ async fn set_reference_tasks_makes_a_non_terminal_failure_count() {
     let report = run(&flow).await;
     assert_eq!(report.state(cleanup).kind(), StateKind::Success);
     assert_eq!(report.flow_state().kind(), StateKind::Failed);
-    assert_eq!(report.flow_state().message(), "Some reference tasks failed: `step` (Failed).");
+    assert_eq!(
+        report.flow_state().message(),
+        "Some reference tasks failed: `step` (Failed)."
+    );
 }
 
 #[tokio::test]
@@ -86,7 +99,10 @@ async fn trigger_failed_and_skipped_references() {
     let skipped = flow.add(skip());
     flow.set_reference_tasks([trigger_failed]);
     let report = run(&flow).await;
-    assert_eq!(report.state(trigger_failed).kind(), StateKind::TriggerFailed);
+    assert_eq!(
+        report.state(trigger_failed).kind(),
+        StateKind::TriggerFailed
+    );
     assert_eq!(report.flow_state().kind(), StateKind::Failed);
     assert_eq!(
         report.flow_state().message(),

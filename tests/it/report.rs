@@ -12,7 +12,11 @@ async fn extract() -> Vec<u32> {
 
 #[task]
 async fn transform(rows: Vec<u32>) -> Result<Vec<u32>, String> {
-    if rows.len() > 2 { Err(format!("{} rows is too many", rows.len())) } else { Ok(rows) }
+    if rows.len() > 2 {
+        Err(format!("{} rows is too many", rows.len()))
+    } else {
+        Ok(rows)
+    }
 }
 
 #[task(trigger = all_finished)]
@@ -41,7 +45,10 @@ async fn the_report_renders_a_stable_table() {
         notify     Success        1         Task run succeeded.
     "#]]
     .assert_eq(&report.to_string());
-    assert_eq!(report.state_of("load").map(|state| state.kind()), Some(StateKind::TriggerFailed));
+    assert_eq!(
+        report.state_of("load").map(|state| state.kind()),
+        Some(StateKind::TriggerFailed)
+    );
     assert_eq!(report.state_of("nope"), None);
     assert_eq!(report.flow_name(), "etl");
 }
@@ -79,8 +86,18 @@ async fn graphs_export_as_mermaid_and_dot() {
 #[tokio::test]
 async fn names_with_quotes_are_escaped_in_exports() {
     let mut flow = Flow::new("say \"hi\"");
-    flow.add(extract().name("a \"quoted\" | name").trigger(Trigger::AnyFailed));
-    assert!(flow.to_dot().contains(r#"t0 [label="a \"quoted\" | name (any_failed)"];"#));
+    flow.add(
+        extract()
+            .name("a \"quoted\" | name")
+            .trigger(Trigger::AnyFailed),
+    );
+    assert!(
+        flow.to_dot()
+            .contains(r#"t0 [label="a \"quoted\" | name (any_failed)"];"#)
+    );
     assert!(flow.to_dot().starts_with(r#"digraph "say \"hi\"" {"#));
-    assert!(flow.to_mermaid().contains("t0[\"a #quot;quoted#quot; #124; name (any_failed)\"]"));
+    assert!(
+        flow.to_mermaid()
+            .contains("t0[\"a #quot;quoted#quot; #124; name (any_failed)\"]")
+    );
 }

@@ -10,7 +10,10 @@ use crate::run;
 
 /// Records the virtual time of each attempt and fails until attempt `succeed_on`.
 #[task(max_retries = 3, retry_delay = "10m")]
-async fn flaky(succeed_on: u32, attempts: Arc<Mutex<Vec<(u32, Instant)>>>) -> Result<u32, std::io::Error> {
+async fn flaky(
+    succeed_on: u32,
+    attempts: Arc<Mutex<Vec<(u32, Instant)>>>,
+) -> Result<u32, std::io::Error> {
     let attempt = TaskContext::current().map_or(0, |ctx| ctx.attempt());
     attempts.lock().unwrap().push((attempt, Instant::now()));
     if attempt < succeed_on {
@@ -71,7 +74,10 @@ async fn call_site_options_override_the_attribute() {
     let started = Instant::now();
     let report = run(&flow).await;
     assert_eq!(report.state(task).run_count(), 2);
-    assert_eq!(attempts.lock().unwrap()[1].1.duration_since(started), Duration::from_secs(5));
+    assert_eq!(
+        attempts.lock().unwrap()[1].1.duration_since(started),
+        Duration::from_secs(5)
+    );
 }
 
 #[task]
@@ -106,7 +112,10 @@ async fn timeouts_end_the_attempt_as_timed_out() {
     let report = run(&flow).await;
     assert_eq!(started.elapsed(), Duration::from_secs(1));
     assert_eq!(report.state(slow).kind(), StateKind::TimedOut);
-    assert_eq!(report.state(slow).message(), "Task timed out after 1s during execution.");
+    assert_eq!(
+        report.state(slow).message(),
+        "Task timed out after 1s during execution."
+    );
     assert!(report.state(slow).is_failed());
     assert_eq!(report.state(fast).kind(), StateKind::Success);
     assert_eq!(report.result(fast), Some(&7));
@@ -154,7 +163,10 @@ async fn a_panicking_task_is_failed_and_the_run_goes_on() {
     let after = flow.add(cleanup(bad));
     let report = run(&flow).await;
     assert_eq!(report.state(bad).kind(), StateKind::Failed);
-    assert_eq!(report.state(bad).message(), "Task panicked: index out of bounds");
+    assert_eq!(
+        report.state(bad).message(),
+        "Task panicked: index out of bounds"
+    );
     assert_eq!(report.state(good).kind(), StateKind::Success);
     assert_eq!(report.state(after).kind(), StateKind::Success);
     assert_eq!(report.result(after), Some(&true));
@@ -206,5 +218,8 @@ async fn error_messages_include_their_sources() {
         report.state(table).message(),
         "could not load the table: connection refused"
     );
-    assert_eq!(report.state(report_task).message(), "writing the report: disk full");
+    assert_eq!(
+        report.state(report_task).message(),
+        "writing the report: disk full"
+    );
 }

@@ -45,7 +45,10 @@ async fn seed_signal_task_moves_into_each_state() {
 
     // Every task is terminal, so every task is a reference task: the stop! task fails the flow.
     assert_eq!(report.flow_state().kind(), StateKind::Failed);
-    assert_eq!(report.flow_state().message(), "Some reference tasks failed: `signal_task-2` (Failed).");
+    assert_eq!(
+        report.flow_state().message(),
+        "Some reference tasks failed: `signal_task-2` (Failed)."
+    );
 }
 
 #[task]

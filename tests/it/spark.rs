@@ -11,7 +11,11 @@ async fn create_cluster() -> String {
 
 #[task]
 async fn run_spark_job(cluster: String, succeed: bool) -> Result<u64, String> {
-    if succeed { Ok(42) } else { Err(format!("job on {cluster} failed")) }
+    if succeed {
+        Ok(42)
+    } else {
+        Err(format!("job on {cluster} failed"))
+    }
 }
 
 #[task]
@@ -45,7 +49,10 @@ async fn with_the_default_trigger_a_failed_job_leaves_the_cluster_running() {
     let spark = spark(false, Trigger::AllSuccessful, false);
     let report = run(&spark.flow).await;
     assert_eq!(report.state(spark.submitted).kind(), StateKind::Failed);
-    assert_eq!(report.state(spark.torn_down).kind(), StateKind::TriggerFailed);
+    assert_eq!(
+        report.state(spark.torn_down).kind(),
+        StateKind::TriggerFailed
+    );
     assert_eq!(report.flow_state().kind(), StateKind::Failed);
 }
 
@@ -55,7 +62,10 @@ async fn always_run_tears_the_cluster_down_but_hides_the_failure() {
     let report = run(&spark.flow).await;
     assert_eq!(report.state(spark.submitted).kind(), StateKind::Failed);
     assert_eq!(report.state(spark.torn_down).kind(), StateKind::Success);
-    assert_eq!(report.result(spark.torn_down).map(String::as_str), Some("spark-cluster-1 torn down"));
+    assert_eq!(
+        report.result(spark.torn_down).map(String::as_str),
+        Some("spark-cluster-1 torn down")
+    );
     // The terminal task succeeded, so by default the flow does too: the problem reference tasks solve.
     assert_eq!(report.flow_state().kind(), StateKind::Success);
 }
@@ -66,7 +76,10 @@ async fn the_job_as_reference_task_fails_the_flow_after_teardown() {
     let report = run(&spark.flow).await;
     assert_eq!(report.state(spark.torn_down).kind(), StateKind::Success);
     assert_eq!(report.flow_state().kind(), StateKind::Failed);
-    assert_eq!(report.flow_state().message(), "Some reference tasks failed: `run_spark_job` (Failed).");
+    assert_eq!(
+        report.flow_state().message(),
+        "Some reference tasks failed: `run_spark_job` (Failed)."
+    );
 }
 
 #[tokio::test]
@@ -76,5 +89,8 @@ async fn a_successful_job_succeeds_everything() {
     assert_eq!(report.result(spark.submitted), Some(&42));
     assert_eq!(report.state(spark.torn_down).kind(), StateKind::Success);
     assert_eq!(report.flow_state().kind(), StateKind::Success);
-    assert_eq!(report.flow_state().message(), "All reference tasks succeeded.");
+    assert_eq!(
+        report.flow_state().message(),
+        "All reference tasks succeeded."
+    );
 }

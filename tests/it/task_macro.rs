@@ -41,22 +41,38 @@ async fn values_and_handles_mix_in_any_argument() {
 
 #[task]
 async fn io_result(fail: bool) -> std::io::Result<u8> {
-    if fail { Err(std::io::Error::other("io failed")) } else { Ok(1) }
+    if fail {
+        Err(std::io::Error::other("io failed"))
+    } else {
+        Ok(1)
+    }
 }
 
 #[task]
 async fn boxed_result(fail: bool) -> Result<u8, Box<dyn std::error::Error + Send + Sync>> {
-    if fail { Err("boxed failed".into()) } else { Ok(2) }
+    if fail {
+        Err("boxed failed".into())
+    } else {
+        Ok(2)
+    }
 }
 
 #[task]
 async fn anyhow_result(fail: bool) -> anyhow::Result<u8> {
-    if fail { anyhow::bail!("anyhow failed") } else { Ok(3) }
+    if fail {
+        anyhow::bail!("anyhow failed")
+    } else {
+        Ok(3)
+    }
 }
 
 #[task]
 async fn string_error(fail: bool) -> Result<u8, String> {
-    if fail { Err("string failed".to_string()) } else { Ok(4) }
+    if fail {
+        Err("string failed".to_string())
+    } else {
+        Ok(4)
+    }
 }
 
 #[task]
@@ -79,10 +95,24 @@ async fn bodies_return_values_or_results_with_common_error_types() {
     ];
     let unit = flow.add(unit_task());
     let report = run(&flow).await;
-    let values: Vec<Option<&u8>> = handles.iter().map(|&handle| report.result(handle)).collect();
+    let values: Vec<Option<&u8>> = handles
+        .iter()
+        .map(|&handle| report.result(handle))
+        .collect();
     assert_eq!(values, [Some(&1), Some(&2), Some(&3), Some(&4)]);
-    let messages: Vec<&str> = failures.iter().map(|&handle| report.state(handle).message()).collect();
-    assert_eq!(messages, ["io failed", "boxed failed", "anyhow failed", "string failed"]);
+    let messages: Vec<&str> = failures
+        .iter()
+        .map(|&handle| report.state(handle).message())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "io failed",
+            "boxed failed",
+            "anyhow failed",
+            "string failed"
+        ]
+    );
     assert_eq!(report.result(unit), Some(&()));
 }
 
@@ -118,7 +148,10 @@ async fn static_references_and_arcs_are_fine_arguments() {
     let greeting = flow.add(greet("flowcore"));
     let length = flow.add(shared(Arc::new("config".to_string())));
     let report = run(&flow).await;
-    assert_eq!(report.result(greeting).map(String::as_str), Some("hello flowcore"));
+    assert_eq!(
+        report.result(greeting).map(String::as_str),
+        Some("hello flowcore")
+    );
     assert_eq!(report.result(length), Some(&6));
 }
 
@@ -158,7 +191,13 @@ async fn hand_written_tasks_mix_with_macro_tasks() {
     let report = run(&flow).await;
     assert_eq!(report.result(product), Some(&42));
     assert_eq!(report.result(squared), Some(&1764));
-    assert_eq!(flow.to_mermaid().lines().filter(|line| line.contains("-->")).count(), 3);
+    assert_eq!(
+        flow.to_mermaid()
+            .lines()
+            .filter(|line| line.contains("-->"))
+            .count(),
+        3
+    );
 }
 
 struct PanicsWhenStarting;
@@ -177,5 +216,8 @@ async fn a_hand_written_task_that_panics_while_starting_is_failed() {
     let task = flow.add(TaskCall::new("panicky", Args::new(), PanicsWhenStarting));
     let report = run(&flow).await;
     assert_eq!(report.state(task).kind(), StateKind::Failed);
-    assert_eq!(report.state(task).message(), "Task panicked: bad task implementation");
+    assert_eq!(
+        report.state(task).message(),
+        "Task panicked: bad task implementation"
+    );
 }

@@ -72,7 +72,9 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope.from_root() {
                 let extensions = span.extensions();
-                let fields = extensions.get::<Fields>().map_or("", |fields| fields.0.as_str());
+                let fields = extensions
+                    .get::<Fields>()
+                    .map_or("", |fields| fields.0.as_str());
                 let _ = write!(line, "{}{{{}}} > ", span.name(), fields);
             }
         }
@@ -114,11 +116,11 @@ async fn transitions_are_events_in_flow_and_task_spans() {
     assert_eq!(
         failing_lines,
         [
-            "flow_run{flow=traced} > task_run{task=failing} > task state changed state=Running message=Starting task run.",
-            "flow_run{flow=traced} > task_run{task=failing} > task state changed state=Failed message=no luck",
-            "flow_run{flow=traced} > task_run{task=failing} > task state changed state=Retrying message=Retrying Task (after attempt 1 of 2)",
-            "flow_run{flow=traced} > task_run{task=failing} > task state changed state=Running message=Starting task run.",
-            "flow_run{flow=traced} > task_run{task=failing} > task state changed state=Failed message=no luck",
+            "flow_run{flow=traced} > task_run{task=failing} > task state changed state=Running reason=Starting task run.",
+            "flow_run{flow=traced} > task_run{task=failing} > task state changed state=Failed reason=no luck",
+            "flow_run{flow=traced} > task_run{task=failing} > task state changed state=Retrying reason=Retrying Task (after attempt 1 of 2)",
+            "flow_run{flow=traced} > task_run{task=failing} > task state changed state=Running reason=Starting task run.",
+            "flow_run{flow=traced} > task_run{task=failing} > task state changed state=Failed reason=no luck",
         ]
     );
     let downstream_lines: Vec<&str> = lines
@@ -130,12 +132,17 @@ async fn transitions_are_events_in_flow_and_task_spans() {
         downstream_lines,
         [
             "flow_run{flow=traced} > task_run{task=downstream} > trigger did not pass trigger=all_successful upstream=failing: Failed",
-            "flow_run{flow=traced} > task_run{task=downstream} > task state changed state=TriggerFailed message=Trigger was \"all_successful\" but some of the upstream tasks failed.",
+            "flow_run{flow=traced} > task_run{task=downstream} > task state changed state=TriggerFailed reason=Trigger was \"all_successful\" but some of the upstream tasks failed.",
         ]
     );
-    assert_eq!(lines.first().map(String::as_str), Some("flow_run{flow=traced} > flow state changed state=Running"));
+    assert_eq!(
+        lines.first().map(String::as_str),
+        Some("flow_run{flow=traced} > flow state changed state=Running")
+    );
     assert_eq!(
         lines.last().map(String::as_str),
-        Some("flow_run{flow=traced} > flow state changed state=Failed message=Some reference tasks failed: `downstream` (TriggerFailed).")
+        Some(
+            "flow_run{flow=traced} > flow state changed state=Failed reason=Some reference tasks failed: `downstream` (TriggerFailed)."
+        )
     );
 }

@@ -1,0 +1,8 @@
+use flowcore::task;
+
+#[task(retry_delay = 2)]
+async fn extract() -> u32 {
+    1
+}
+
+fn main() {}
