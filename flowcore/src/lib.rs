@@ -69,6 +69,10 @@
 //!   type `T`: the task fails with [`MissingInput`] unless the argument is an `Option<T>`.
 //! - [`Threshold::Fraction`] `1.0` means all upstream tasks (Prefect reads `1.0` as one task).
 //! - Timeouts accept any duration, not only whole seconds.
+//! - A custom trigger that does not pass says `Trigger was "<name>" but it did not pass.`
+//!   (Prefect says `Trigger failed`), and custom triggers cannot raise signals.
+//! - The error message of a failed task is the error's own message followed by its
+//!   sources (`outer: inner`), not Prefect's `Error during execution of task: <repr>`.
 
 #![doc(test(attr(deny(warnings))))]
 
@@ -98,6 +102,11 @@ pub use crate::trigger::{CustomTrigger, Threshold, Trigger, Verdict};
 #[cfg(feature = "macros")]
 #[doc(inline)]
 pub use flowcore_macros::task;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
 
 /// Not public API: the items `#[task]`'s generated code uses. May change in any release.
 #[doc(hidden)]
