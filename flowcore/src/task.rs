@@ -134,6 +134,11 @@ enum Source<T> {
         index: u32,
         read: fn(Option<&(dyn Any + Send)>) -> Option<T>,
     },
+    Upstreams {
+        name: &'static str,
+        indices: Box<[u32]>,
+        read: fn(&Values<'_>, &'static str, &[u32]) -> Result<T, MissingInput>,
+    },
 }
 
 impl<T> fmt::Debug for Arg<T> {
@@ -145,6 +150,11 @@ impl<T> fmt::Debug for Arg<T> {
                 .field("name", name)
                 .field("index", index)
                 .finish(),
+            Source::Upstreams { name, indices, .. } => f
+                .debug_struct("Arg::Upstreams")
+                .field("name", name)
+                .field("indices", indices)
+                .finish(),
         }
     }
 }
@@ -154,7 +164,9 @@ impl<T> fmt::Debug for Arg<T> {
 /// Implemented for `T` itself (a value given up front), for `Handle<T>` (the output of an
 /// upstream task, which records a data edge), and for `Handle<T>` bound to an
 /// `Option<T>` argument, which receives `None` when the upstream task produced no value
-/// (it failed or was skipped and the trigger let this task run anyway).
+/// (it failed or was skipped and the trigger let this task run anyway). A
+/// `Vec<Handle<T>>` fills a `Vec<T>` (or `Vec<Option<T>>`) argument with the outputs of
+/// all those tasks, in order: a fan-in.
 ///
 /// Bound values are cloned for every attempt, so argument types are `Clone`.
 pub trait IntoArg<T> {
@@ -197,6 +209,63 @@ impl<T: Clone + Send + Sync + 'static> IntoArg<Option<T>> for Handle<T> {
                 name,
                 index: args.record(name, self.id),
                 read: read_optional::<T>,
+            },
+        }
+    }
+}
+
+fn read_all<T: Clone + 'static>(
+    values: &Values<'_>,
+    name: &'static str,
+    indices: &[u32],
+) -> Result<Vec<T>, MissingInput> {
+    indices
+        .iter()
+        .map(|&index| {
+            read_value(values.results[index as usize].as_deref())
+                .ok_or_else(|| values.missing(name, index))
+        })
+        .collect()
+}
+
+fn read_all_optional<T: Clone + 'static>(
+    values: &Values<'_>,
+    _name: &'static str,
+    indices: &[u32],
+) -> Result<Vec<Option<T>>, MissingInput> {
+    Ok(indices
+        .iter()
+        .map(|&index| read_value(values.results[index as usize].as_deref()))
+        .collect())
+}
+
+impl<T: Clone + Send + Sync + 'static> IntoArg<Vec<T>> for Vec<Handle<T>> {
+    fn into_arg(self, args: &mut Args, name: &'static str) -> Arg<Vec<T>> {
+        let indices = self
+            .iter()
+            .map(|handle| args.record(name, handle.id))
+            .collect();
+        Arg {
+            source: Source::Upstreams {
+                name,
+                indices,
+                read: read_all::<T>,
+            },
+        }
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> IntoArg<Vec<Option<T>>> for Vec<Handle<T>> {
+    fn into_arg(self, args: &mut Args, name: &'static str) -> Arg<Vec<Option<T>>> {
+        let indices = self
+            .iter()
+            .map(|handle| args.record(name, handle.id))
+            .collect();
+        Arg {
+            source: Source::Upstreams {
+                name,
+                indices,
+                read: read_all_optional::<T>,
             },
         }
     }
@@ -262,14 +331,24 @@ impl Values<'_> {
         match &arg.source {
             Source::Value(value) => Ok(value.clone()),
             Source::Upstream { name, index, read } => {
-                let idx = *index as usize;
-                read(self.results[idx].as_deref()).ok_or_else(|| MissingInput {
-                    task: self.nodes[self.task as usize].name.to_string(),
-                    argument: name,
-                    upstream: self.nodes[idx].name.to_string(),
-                    upstream_state: self.states[idx].kind(),
-                })
+                read(self.results[*index as usize].as_deref())
+                    .ok_or_else(|| self.missing(name, *index))
             }
+            Source::Upstreams {
+                name,
+                indices,
+                read,
+            } => read(self, name, indices),
+        }
+    }
+
+    fn missing(&self, argument: &'static str, upstream: u32) -> MissingInput {
+        let upstream = upstream as usize;
+        MissingInput {
+            task: self.nodes[self.task as usize].name.to_string(),
+            argument,
+            upstream: self.nodes[upstream].name.to_string(),
+            upstream_state: self.states[upstream].kind(),
         }
     }
 }

@@ -221,3 +221,48 @@ async fn a_hand_written_task_that_panics_while_starting_is_failed() {
         "Task panicked: bad task implementation"
     );
 }
+
+#[task]
+async fn part(i: u64, fail: bool) -> Result<u64, String> {
+    if fail {
+        Err(format!("part {i} failed"))
+    } else {
+        Ok(i)
+    }
+}
+
+#[task]
+async fn add_parts(parts: Vec<u64>) -> u64 {
+    parts.iter().sum()
+}
+
+#[task(trigger = always_run)]
+async fn count_parts(parts: Vec<Option<u64>>) -> (usize, u64) {
+    (
+        parts.iter().filter(|part| part.is_none()).count(),
+        parts.iter().flatten().sum(),
+    )
+}
+
+#[task(trigger = always_run)]
+async fn strict_sum(parts: Vec<u64>) -> u64 {
+    parts.iter().sum()
+}
+
+#[tokio::test]
+async fn a_vec_of_handles_fans_in_to_a_vec_argument() {
+    let mut flow = Flow::new("fan-in");
+    let parts: Vec<_> = (1..=4).map(|i| flow.add(part(i, i == 3))).collect();
+    let total = flow.add(add_parts(parts.clone()));
+    let counted = flow.add(count_parts(parts.clone()));
+    let strict = flow.add(strict_sum(parts));
+    let report = run(&flow).await;
+    assert_eq!(report.state(total).kind(), StateKind::TriggerFailed);
+    assert_eq!(report.result(counted), Some(&(1, 7)));
+    assert_eq!(report.state(strict).kind(), StateKind::Failed);
+    assert_eq!(
+        report.state(strict).message(),
+        "task `strict_sum`: argument `parts` has no value because upstream task `part-3` is Failed; take it as an `Option` to run without it"
+    );
+    assert_eq!(flow.to_mermaid().matches("-->|parts|").count(), 12);
+}
