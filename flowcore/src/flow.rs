@@ -1,10 +1,13 @@
 //! The `Flow` builder: adds tasks, records their edges and validates the graph before a run.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fmt;
+use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+
+use rustc_hash::FxHashMap;
 
 use crate::error::BuildError;
 use crate::graph::Graph;
@@ -35,8 +38,8 @@ pub(crate) struct FlowData {
     pub(crate) id: u64,
     pub(crate) name: String,
     pub(crate) nodes: Vec<Node>,
-    names: HashMap<Arc<str>, u32>,
-    name_suffixes: HashMap<Cow<'static, str>, u32>,
+    names: FxHashMap<Arc<str>, u32>,
+    name_suffixes: FxHashMap<Cow<'static, str>, u32>,
     errors: Vec<BuildError>,
     reference: Option<Vec<u32>>,
     /// Set when an edge points from a later task to an earlier one, so a cycle is possible.
@@ -116,8 +119,8 @@ impl Flow {
                 id: NEXT_FLOW_ID.fetch_add(1, Ordering::Relaxed),
                 name: name.into(),
                 nodes: Vec::new(),
-                names: HashMap::new(),
-                name_suffixes: HashMap::new(),
+                names: FxHashMap::default(),
+                name_suffixes: FxHashMap::default(),
                 errors: Vec::new(),
                 reference: None,
                 may_have_cycle: false,
@@ -309,22 +312,26 @@ impl FlowData {
         }
         if explicit || !self.names.contains_key(&*name) {
             let name: Arc<str> = Arc::from(&*name);
-            if self.names.contains_key(&name) {
-                self.errors.push(BuildError::DuplicateName {
+            match self.names.entry(name.clone()) {
+                Entry::Occupied(_) => self.errors.push(BuildError::DuplicateName {
                     name: name.to_string(),
-                });
-            } else {
-                self.names.insert(name.clone(), index);
+                }),
+                Entry::Vacant(slot) => {
+                    slot.insert(index);
+                }
             }
             return name;
         }
         let suffix = self.name_suffixes.entry(name.clone()).or_insert(1);
+        let mut candidate = String::with_capacity(name.len() + 4);
         loop {
             *suffix += 1;
-            let candidate: Arc<str> = Arc::from(format!("{name}-{suffix}"));
-            if !self.names.contains_key(&candidate) {
-                self.names.insert(candidate.clone(), index);
-                return candidate;
+            candidate.clear();
+            let _ = write!(candidate, "{name}-{suffix}");
+            if let Entry::Vacant(slot) = self.names.entry(Arc::from(candidate.as_str())) {
+                let name = slot.key().clone();
+                slot.insert(index);
+                return name;
             }
         }
     }

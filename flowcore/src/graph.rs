@@ -40,17 +40,17 @@ impl Graph {
         let mut start = Vec::with_capacity(n_tasks + 1);
         let mut items = Vec::with_capacity(n_tasks);
         let mut n_downstream = vec![0u32; n_tasks];
+        // `last_seen[u]` is one more than the last task that listed `u` as an upstream,
+        // which keeps each task's upstream list distinct in time linear in its edges.
+        let mut last_seen = vec![0u32; n_tasks];
         start.push(0u32);
-        for node in nodes {
-            let first = items.len();
-            for upstream in node
-                .edges
-                .iter()
-                .map(|edge| edge.upstream)
-                .chain(node.after.iter().copied())
-            {
-                // Upstream lists are short; a linear scan keeps them distinct without a set.
-                if !items[first..].contains(&upstream) {
+        for (task, node) in nodes.iter().enumerate() {
+            let mark = task as u32 + 1;
+            let edges = node.edges.iter().map(|edge| edge.upstream);
+            for upstream in edges.chain(node.after.iter().copied()) {
+                let seen = &mut last_seen[upstream as usize];
+                if *seen != mark {
+                    *seen = mark;
                     items.push(upstream);
                     n_downstream[upstream as usize] += 1;
                 }

@@ -23,7 +23,7 @@ use crate::reference::final_state;
 use crate::report::{PAUSED_BY_BODY, RESUMED, RunReport};
 use crate::signal::{Signal, SignalKind};
 use crate::state::{State, StateKind};
-use crate::task::{AnyValue, TaskFuture, Values};
+use crate::task::{AnyValue, TaskFuture, Values, panic_message};
 use crate::trigger::{Trigger, Verdict};
 
 /// How one attempt of a task's body ended.
@@ -207,9 +207,18 @@ impl RunReport {
         if start_at.is_none() {
             self.set_state(task, STARTING.with_run_count(run_count), &span);
         }
-        attempts.spawn(attempt(
-            task, run_count, fut, timeout, start_at, context, span,
-        ));
+        let attempt = Attempt {
+            task,
+            run_count,
+            context,
+            span,
+        };
+        if timeout.is_none() && start_at.is_none() {
+            // The common case gets a smaller future, without room for timers.
+            attempts.spawn(attempt.run(fut));
+        } else {
+            attempts.spawn(attempt.run_timed(fut, timeout, start_at));
+        }
     }
 
     /// Applies how an attempt ended.
@@ -382,42 +391,75 @@ impl RunReport {
     }
 }
 
-/// One attempt of a task's body, as a tokio task: waits for its start time, runs the body
-/// with its context and timeout, and catches a panic.
-async fn attempt(
+/// One attempt of a task's body, as a tokio task.
+struct Attempt {
     task: u32,
     run_count: u32,
-    fut: TaskFuture<AnyValue>,
-    timeout: Option<Duration>,
-    start_at: Option<Instant>,
     context: TaskContext,
     span: Span,
-) -> Completion {
-    let run = async {
-        if let Some(start_at) = start_at {
-            tokio::time::sleep_until(start_at).await;
-            transition(&Span::current(), &STARTING.with_run_count(run_count));
-        }
+}
+
+impl Attempt {
+    /// Runs the body with its context, catching a panic.
+    async fn run(self, fut: TaskFuture<AnyValue>) -> Completion {
+        let Attempt {
+            task,
+            run_count,
+            context,
+            span,
+        } = self;
         let body = context.scope(AssertUnwindSafe(fut).catch_unwind());
-        let result = match timeout {
-            None => body.await,
-            Some(limit) => match tokio::time::timeout(limit, body).await {
-                Ok(result) => result,
-                Err(_) => return Outcome::TimedOut(limit),
-            },
-        };
-        match result {
-            Ok(Ok(value)) => Outcome::Value(value),
-            Ok(Err(error)) => Outcome::Error(error),
-            Err(panic) => Outcome::Panic(panic_message(&*panic)),
+        let outcome = outcome(body.instrument(span.clone()).await);
+        Completion {
+            task,
+            run_count,
+            outcome,
+            span,
         }
-    };
-    let outcome = run.instrument(span.clone()).await;
-    Completion {
-        task,
-        run_count,
-        outcome,
-        span,
+    }
+
+    /// Waits for the start time, then runs the body with its timeout.
+    async fn run_timed(
+        self,
+        fut: TaskFuture<AnyValue>,
+        timeout: Option<Duration>,
+        start_at: Option<Instant>,
+    ) -> Completion {
+        let Attempt {
+            task,
+            run_count,
+            context,
+            span,
+        } = self;
+        let run = async {
+            if let Some(start_at) = start_at {
+                tokio::time::sleep_until(start_at).await;
+                transition(&Span::current(), &STARTING.with_run_count(run_count));
+            }
+            let body = context.scope(AssertUnwindSafe(fut).catch_unwind());
+            match timeout {
+                None => outcome(body.await),
+                Some(limit) => match tokio::time::timeout(limit, body).await {
+                    Ok(result) => outcome(result),
+                    Err(_) => Outcome::TimedOut(limit),
+                },
+            }
+        };
+        let outcome = run.instrument(span.clone()).await;
+        Completion {
+            task,
+            run_count,
+            outcome,
+            span,
+        }
+    }
+}
+
+fn outcome(result: Result<Result<AnyValue, BoxError>, Box<dyn Any + Send>>) -> Outcome {
+    match result {
+        Ok(Ok(value)) => Outcome::Value(value),
+        Ok(Err(error)) => Outcome::Error(error),
+        Err(panic) => Outcome::Panic(panic_message(&*panic)),
     }
 }
 
@@ -444,16 +486,6 @@ fn error_message(error: &(dyn Error + 'static)) -> String {
         source = cause.source();
     }
     message
-}
-
-fn panic_message(panic: &(dyn Any + Send)) -> String {
-    if let Some(message) = panic.downcast_ref::<&str>() {
-        (*message).to_string()
-    } else if let Some(message) = panic.downcast_ref::<String>() {
-        message.clone()
-    } else {
-        "a panic with a non-string payload".to_string()
-    }
 }
 
 /// The upstream tasks of a task and their states, formatted only when a subscriber wants them.

@@ -568,3 +568,14 @@ impl fmt::Debug for dyn ErasedTask {
             .finish()
     }
 }
+
+/// The message of a caught panic.
+pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
+    if let Some(message) = panic.downcast_ref::<&str>() {
+        (*message).to_string()
+    } else if let Some(message) = panic.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "a panic with a non-string payload".to_string()
+    }
+}

@@ -2,9 +2,11 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use crate::state::State;
+use crate::task::panic_message;
 
 /// Decides, once every upstream task has finished, whether a task runs.
 ///
@@ -201,13 +203,18 @@ impl Trigger {
                 within(upstream, State::is_failed, *at_least, *at_most)
             }
             Trigger::Custom(custom) => {
-                if (custom.check)(upstream) {
-                    return Verdict::Run;
-                }
-                return Verdict::TriggerFailed(Cow::Owned(format!(
-                    "Trigger was \"{}\" but it did not pass.",
-                    custom.name
-                )));
+                // A custom trigger is user code: a panic in it fails the task, not the run.
+                let check = std::panic::catch_unwind(AssertUnwindSafe(|| (custom.check)(upstream)));
+                let message = match check {
+                    Ok(true) => return Verdict::Run,
+                    Ok(false) => format!("Trigger was \"{}\" but it did not pass.", custom.name),
+                    Err(panic) => format!(
+                        "Unexpected error while checking task trigger \"{}\": it panicked: {}",
+                        custom.name,
+                        panic_message(&*panic)
+                    ),
+                };
+                return Verdict::TriggerFailed(Cow::Owned(message));
             }
         };
         if passes {

@@ -1384,3 +1384,19 @@ fn evaluate_thresholds_pass_with_no_upstream() {
         .collect();
     assert_no_mismatch(&mismatches);
 }
+
+#[tokio::test]
+async fn a_panicking_custom_trigger_fails_the_task_not_the_run() {
+    let mut flow = Flow::new("panicking-trigger");
+    let up = flow.add(pass(1));
+    let panicky = Trigger::custom("panicky", |_upstream: &[&State]| panic!("trigger bug"));
+    let guarded = flow.add(pass(up).name("guarded").trigger(panicky));
+    let other = flow.add(pass(up).name("other"));
+    let report = run(&flow).await;
+    assert_eq!(report.state(guarded).kind(), StateKind::TriggerFailed);
+    assert_eq!(
+        report.state(guarded).message(),
+        "Unexpected error while checking task trigger \"panicky\": it panicked: trigger bug"
+    );
+    assert_eq!(report.state(other).kind(), StateKind::Success);
+}
