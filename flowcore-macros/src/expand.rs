@@ -248,10 +248,7 @@ fn generate(args: &TaskArgs, item_fn: &ItemFn, inputs: &[Input]) -> TokenStream 
     });
     let gets = inputs.iter().zip(&vars).map(|(Input { ty, .. }, var)| {
         quote_spanned! {ty.span()=>
-            let #var = match #krate::Values::get::<#ty>(__flowcore_values, &#var) {
-                ::core::result::Result::Ok(value) => value,
-                ::core::result::Result::Err(missing) => return #krate::__private::missing(missing),
-            };
+            let #var = #krate::Values::get::<#ty>(__flowcore_values, &#var)?;
         }
     });
 
@@ -283,12 +280,12 @@ fn generate(args: &TaskArgs, item_fn: &ItemFn, inputs: &[Input]) -> TokenStream 
             #output_check
             let mut __flowcore_args = #krate::Args::new();
             #( #binds )*
-            #krate::__private::task_call::<#output_ty, _>(
+            #krate::__private::task_call::<#output_ty, _, _>(
                 #task_name,
                 __flowcore_args,
-                move |__flowcore_values: &#krate::Values<'_>| -> #krate::TaskFuture<#krate::__private::AnyValue> {
+                move |__flowcore_values: &#krate::Values<'_>| {
                     #( #gets )*
-                    ::std::boxed::Box::pin(async move {
+                    ::core::result::Result::Ok(async move {
                         #convert(__flowcore_body(#(#vars),*).await)
                     })
                 },

@@ -113,17 +113,19 @@ pub struct ReadmeDoctests;
 pub mod __private {
     pub use std::time::Duration;
 
-    use crate::error::BoxError;
+    use crate::error::{BoxError, MissingInput};
     use crate::signal::Signal;
-    use crate::task::{Args, TaskCall, TaskFuture, Values};
+    use crate::task::{Args, TaskCall, Values};
 
     pub use crate::task::AnyValue;
 
-    /// A task call whose attempts are started by `start`.
-    pub fn task_call<T, F>(name: &'static str, args: Args, start: F) -> TaskCall<T>
+    /// A task call whose attempts are started by `start`: it reads the inputs and
+    /// returns the attempt's future.
+    pub fn task_call<T, F, Fut>(name: &'static str, args: Args, start: F) -> TaskCall<T>
     where
         T: Send + 'static,
-        F: Fn(&Values<'_>) -> TaskFuture<AnyValue> + Send + Sync + 'static,
+        F: Fn(&Values<'_>) -> Result<Fut, MissingInput> + Send + Sync + 'static,
+        Fut: Future<Output = Result<AnyValue, BoxError>> + Send + 'static,
     {
         TaskCall::from_fn(name, args, start)
     }
@@ -154,11 +156,6 @@ pub mod __private {
     /// The outcome of a body that returns a [`Signal`].
     pub fn from_signal(signal: Signal) -> Result<AnyValue, BoxError> {
         Err(Box::new(signal))
-    }
-
-    /// The future of an attempt that cannot start because an input has no value.
-    pub fn missing(missing: crate::error::MissingInput) -> TaskFuture<AnyValue> {
-        Box::pin(std::future::ready(Err(Box::new(missing) as BoxError)))
     }
 
     /// Asserts at compile time that a task's output can be stored and sent between threads.

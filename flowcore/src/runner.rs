@@ -1,7 +1,7 @@
 //! The runner: drives a flow run on tokio, starting each task as soon as its upstream tasks finish.
 //!
 //! One coordinator (the future of `Flow::run`) owns every task's state and result; task
-//! attempts run as tokio tasks in a `JoinSet` and report back. Readiness is counted:
+//! attempts run as tokio tasks and send their outcome back over a channel. Readiness is counted:
 //! each finished task decrements its downstream tasks' counters, and a task whose counter
 //! reaches zero is decided at once (skip propagation, trigger, then run).
 
@@ -9,10 +9,12 @@ use std::any::Any;
 use std::error::Error;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
+use std::pin::{Pin, pin};
 use std::time::Duration;
 
 use futures::FutureExt;
-use tokio::task::JoinSet;
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tracing::{Instrument, Span};
 
@@ -23,7 +25,7 @@ use crate::reference::final_state;
 use crate::report::{PAUSED_BY_BODY, RESUMED, RunReport};
 use crate::signal::{Signal, SignalKind};
 use crate::state::{State, StateKind};
-use crate::task::{AnyValue, TaskFuture, Values, panic_message};
+use crate::task::{AnyValue, Values, panic_message};
 use crate::trigger::{Trigger, Verdict};
 
 /// How one attempt of a task's body ended.
@@ -39,7 +41,7 @@ struct Completion {
     task: u32,
     run_count: u32,
     outcome: Outcome,
-    span: Span,
+    span: TaskSpan,
 }
 
 const SUCCEEDED: State = State::fixed(StateKind::Success, "Task run succeeded.");
@@ -55,21 +57,13 @@ impl RunReport {
     async fn drive_in_span(&mut self) {
         self.flow_state = State::fixed(StateKind::Running, "Running flow.");
         tracing::info!(state = "Running", "flow state changed");
-        let mut attempts = JoinSet::new();
+        let mut attempts = Attempts::new(self.states.len());
         loop {
             while let Some(task) = self.ready.pop() {
                 self.decide(task, &mut attempts);
             }
-            match attempts.join_next().await {
-                Some(Ok(done)) => self.complete(done, &mut attempts),
-                Some(Err(error)) => {
-                    // Attempts catch their own panics, so a join error means the runtime is
-                    // shutting down under us; there is nothing left to report to.
-                    if error.is_panic() {
-                        std::panic::resume_unwind(error.into_panic());
-                    }
-                    return;
-                }
+            match attempts.next().await {
+                Some(done) => self.complete(done, &mut attempts),
                 None => break,
             }
         }
@@ -112,10 +106,10 @@ impl RunReport {
     }
 
     /// Decides a task whose upstream tasks have all finished (or that was approved).
-    fn decide(&mut self, task: u32, attempts: &mut JoinSet<Completion>) {
+    fn decide(&mut self, task: u32, attempts: &mut Attempts) {
         let idx = task as usize;
         let node = &self.flow.nodes[idx];
-        let span = tracing::info_span!("task_run", task = %node.name);
+        let span = TaskSpan::new(tracing::info_span!("task_run", task = %node.name));
         let flags = self.flags[idx];
         if flags & PAUSED_BY_BODY != 0 {
             self.flags[idx] &= !PAUSED_BY_BODY;
@@ -143,7 +137,7 @@ impl RunReport {
             Verdict::Run => self.start_attempt(task, None, span, attempts),
             Verdict::TriggerFailed(message) => {
                 tracing::warn!(
-                    parent: &span,
+                    parent: span.get(),
                     trigger = options.trigger.name(),
                     upstream = %UpstreamStates { report: self, task },
                     "trigger did not pass"
@@ -169,35 +163,14 @@ impl RunReport {
         &mut self,
         task: u32,
         start_at: Option<Instant>,
-        span: Span,
-        attempts: &mut JoinSet<Completion>,
+        span: TaskSpan,
+        attempts: &mut Attempts,
     ) {
         let idx = task as usize;
         let node = &self.flow.nodes[idx];
         let run_count = self.states[idx].run_count() + 1;
         let resumed = self.flags[idx] & RESUMED != 0;
         self.flags[idx] &= !RESUMED;
-        let values = Values {
-            results: &self.results,
-            states: &self.states,
-            nodes: &self.flow.nodes,
-            task,
-        };
-        // A hand-written `Task::run` is user code too: a panic there fails the task.
-        let started = std::panic::catch_unwind(AssertUnwindSafe(|| node.task.start(&values)));
-        let fut = match started {
-            Ok(fut) => fut,
-            Err(panic) => {
-                let done = Completion {
-                    task,
-                    run_count,
-                    outcome: Outcome::Panic(panic_message(&*panic)),
-                    span,
-                };
-                self.complete(done, attempts);
-                return;
-            }
-        };
         let context = TaskContext {
             task_name: node.name.clone(),
             attempt: run_count,
@@ -207,22 +180,41 @@ impl RunReport {
         if start_at.is_none() {
             self.set_state(task, STARTING.with_run_count(run_count), &span);
         }
-        let attempt = Attempt {
-            task,
-            run_count,
-            context,
-            span,
+        let launch = Launch {
+            attempts,
+            attempt: Attempt {
+                task,
+                run_count,
+                context,
+                span: span.clone(),
+            },
+            timeout,
+            start_at,
         };
-        if timeout.is_none() && start_at.is_none() {
-            // The common case gets a smaller future, without room for timers.
-            attempts.spawn(attempt.run(fut));
-        } else {
-            attempts.spawn(attempt.run_timed(fut, timeout, start_at));
+        let node = &self.flow.nodes[idx];
+        let values = Values {
+            results: &self.results,
+            states: &self.states,
+            nodes: &self.flow.nodes,
+            task,
+        };
+        // Reading the inputs runs user code (a hand-written `Task::run`, `Clone` impls):
+        // a panic there fails the task.
+        let started =
+            std::panic::catch_unwind(AssertUnwindSafe(|| node.task.start(&values, launch)));
+        if let Err(panic) = started {
+            let done = Completion {
+                task,
+                run_count,
+                outcome: Outcome::Panic(panic_message(&*panic)),
+                span,
+            };
+            self.complete(done, attempts);
         }
     }
 
     /// Applies how an attempt ended.
-    fn complete(&mut self, done: Completion, attempts: &mut JoinSet<Completion>) {
+    fn complete(&mut self, done: Completion, attempts: &mut Attempts) {
         let Completion {
             task,
             run_count,
@@ -266,8 +258,8 @@ impl RunReport {
         task: u32,
         run_count: u32,
         failed: State,
-        span: Span,
-        attempts: &mut JoinSet<Completion>,
+        span: TaskSpan,
+        attempts: &mut Attempts,
     ) {
         let options = &self.flow.nodes[task as usize].options;
         let (max_retries, delay) = (options.max_retries, options.retry_delay);
@@ -288,8 +280,8 @@ impl RunReport {
         task: u32,
         run_count: u32,
         signal: Signal,
-        span: Span,
-        attempts: &mut JoinSet<Completion>,
+        span: TaskSpan,
+        attempts: &mut Attempts,
     ) {
         let idx = task as usize;
         let Signal {
@@ -369,13 +361,13 @@ impl RunReport {
         }
     }
 
-    fn set_state(&mut self, task: u32, state: State, span: &Span) {
+    fn set_state(&mut self, task: u32, state: State, span: &TaskSpan) {
         transition(span, &state);
         self.states[task as usize] = state;
     }
 
     /// Records a finished state and readies the downstream tasks whose last upstream this was.
-    fn finish(&mut self, task: u32, state: State, value: Option<AnyValue>, span: &Span) {
+    fn finish(&mut self, task: u32, state: State, value: Option<AnyValue>, span: &TaskSpan) {
         debug_assert!(state.is_finished());
         let idx = task as usize;
         self.set_state(task, state, span);
@@ -391,25 +383,115 @@ impl RunReport {
     }
 }
 
+/// The attempts in flight: tokio tasks that send their completion back over a channel.
+///
+/// Dropping it aborts every attempt still running, so a dropped run leaves nothing behind.
+struct Attempts {
+    sender: mpsc::UnboundedSender<Completion>,
+    receiver: mpsc::UnboundedReceiver<Completion>,
+    /// The running attempt of each task, to abort it.
+    running: Vec<Option<AbortHandle>>,
+    in_flight: usize,
+}
+
+impl Attempts {
+    fn new(n_tasks: usize) -> Attempts {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let mut running = Vec::with_capacity(n_tasks);
+        running.resize_with(n_tasks, || None);
+        Attempts {
+            sender,
+            receiver,
+            running,
+            in_flight: 0,
+        }
+    }
+
+    fn spawn(&mut self, task: u32, attempt: impl Future<Output = Completion> + Send + 'static) {
+        let sender = self.sender.clone();
+        let handle = tokio::spawn(async move {
+            // The receiver is gone only when the run was dropped; nobody is left to tell.
+            let _ = sender.send(attempt.await);
+        });
+        self.running[task as usize] = Some(handle.abort_handle());
+        self.in_flight += 1;
+    }
+
+    /// The next attempt to complete, or `None` when none is running.
+    async fn next(&mut self) -> Option<Completion> {
+        if self.in_flight == 0 {
+            return None;
+        }
+        // This holds a sender, so the channel stays open while attempts are in flight.
+        let done = self.receiver.recv().await?;
+        self.in_flight -= 1;
+        self.running[done.task as usize] = None;
+        Some(done)
+    }
+}
+
+impl Drop for Attempts {
+    fn drop(&mut self) {
+        if self.in_flight > 0 {
+            for handle in self.running.iter().flatten() {
+                handle.abort();
+            }
+        }
+    }
+}
+
+/// What a task needs to spawn an attempt: [`ErasedTask::start`] passes it the attempt's
+/// future, so the future's concrete type reaches the spawn without being boxed.
+///
+/// [`ErasedTask::start`]: crate::task::ErasedTask::start
+pub(crate) struct Launch<'a> {
+    attempts: &'a mut Attempts,
+    attempt: Attempt,
+    timeout: Option<Duration>,
+    start_at: Option<Instant>,
+}
+
+impl Launch<'_> {
+    /// Spawns the attempt that runs `fut`.
+    pub(crate) fn spawn<F>(self, fut: F)
+    where
+        F: Future<Output = Result<AnyValue, BoxError>> + Send + 'static,
+    {
+        let Launch {
+            attempts,
+            attempt,
+            timeout,
+            start_at,
+        } = self;
+        let task = attempt.task;
+        if timeout.is_none() && start_at.is_none() {
+            // The common case gets a smaller future, without room for timers.
+            attempts.spawn(task, attempt.run(fut));
+        } else {
+            attempts.spawn(task, attempt.run_timed(fut, timeout, start_at));
+        }
+    }
+}
+
 /// One attempt of a task's body, as a tokio task.
 struct Attempt {
     task: u32,
     run_count: u32,
     context: TaskContext,
-    span: Span,
+    span: TaskSpan,
 }
 
 impl Attempt {
     /// Runs the body with its context, catching a panic.
-    async fn run(self, fut: TaskFuture<AnyValue>) -> Completion {
+    async fn run<F: Future<Output = Result<AnyValue, BoxError>>>(self, fut: F) -> Completion {
         let Attempt {
             task,
             run_count,
             context,
             span,
         } = self;
-        let body = context.scope(AssertUnwindSafe(fut).catch_unwind());
-        let outcome = outcome(body.instrument(span.clone()).await);
+        let body = pin!(context.scope(AssertUnwindSafe(fut).catch_unwind()));
+        let outcome = outcome(span.in_span(body).await);
         Completion {
             task,
             run_count,
@@ -419,9 +501,9 @@ impl Attempt {
     }
 
     /// Waits for the start time, then runs the body with its timeout.
-    async fn run_timed(
+    async fn run_timed<F: Future<Output = Result<AnyValue, BoxError>>>(
         self,
-        fut: TaskFuture<AnyValue>,
+        fut: F,
         timeout: Option<Duration>,
         start_at: Option<Instant>,
     ) -> Completion {
@@ -434,7 +516,7 @@ impl Attempt {
         let run = async {
             if let Some(start_at) = start_at {
                 tokio::time::sleep_until(start_at).await;
-                transition(&Span::current(), &STARTING.with_run_count(run_count));
+                transition(&span, &STARTING.with_run_count(run_count));
             }
             let body = context.scope(AssertUnwindSafe(fut).catch_unwind());
             match timeout {
@@ -445,7 +527,7 @@ impl Attempt {
                 },
             }
         };
-        let outcome = run.instrument(span.clone()).await;
+        let outcome = span.in_span(pin!(run)).await;
         Completion {
             task,
             run_count,
@@ -463,13 +545,39 @@ fn outcome(result: Result<Result<AnyValue, BoxError>, Box<dyn Any + Send>>) -> O
     }
 }
 
+/// A task run's tracing span, boxed when enabled and absent when no subscriber wants it,
+/// so that an attempt's future stays small.
+#[derive(Clone)]
+struct TaskSpan(Option<Box<Span>>);
+
+static NO_SPAN: Span = Span::none();
+
+impl TaskSpan {
+    fn new(span: Span) -> TaskSpan {
+        TaskSpan((!span.is_none()).then(|| Box::new(span)))
+    }
+
+    fn get(&self) -> &Span {
+        self.0.as_deref().unwrap_or(&NO_SPAN)
+    }
+
+    /// Polls `fut` inside the span, without moving the span into it.
+    async fn in_span<F: Future>(&self, mut fut: Pin<&mut F>) -> F::Output {
+        std::future::poll_fn(|cx| {
+            let _entered = self.get().enter();
+            fut.as_mut().poll(cx)
+        })
+        .await
+    }
+}
+
 /// Emits the tracing event of a state change, in the task's span.
-fn transition(span: &Span, state: &State) {
+fn transition(span: &TaskSpan, state: &State) {
     let kind = state.kind().as_str();
     if state.is_failed() {
-        tracing::warn!(parent: span, state = kind, reason = state.message(), "task state changed");
+        tracing::warn!(parent: span.get(), state = kind, reason = state.message(), "task state changed");
     } else {
-        tracing::debug!(parent: span, state = kind, reason = state.message(), "task state changed");
+        tracing::debug!(parent: span.get(), state = kind, reason = state.message(), "task state changed");
     }
 }
 
