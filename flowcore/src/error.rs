@@ -32,6 +32,13 @@ pub enum BuildError {
     },
     /// A task was given an empty name.
     EmptyName,
+    /// A run override cannot apply to its task (see [`Flow::runner`](crate::Flow::runner)).
+    Override {
+        /// The task.
+        task: String,
+        /// What is wrong.
+        problem: String,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -58,6 +65,7 @@ impl fmt::Display for BuildError {
                 "task `{task}`: {place} refers to a task of another flow; handles can only be used in the flow that made them"
             ),
             BuildError::EmptyName => write!(f, "a task name must not be empty"),
+            BuildError::Override { task, problem } => write!(f, "task `{task}`: {problem}"),
         }
     }
 }
@@ -74,17 +82,24 @@ impl std::error::Error for BuildError {}
 pub struct MissingInput {
     pub(crate) task: String,
     pub(crate) argument: &'static str,
-    pub(crate) upstream: String,
-    pub(crate) upstream_state: StateKind,
+    /// The upstream task and its state; `None` in a direct call of the task's body.
+    pub(crate) upstream: Option<(String, StateKind)>,
 }
 
 impl fmt::Display for MissingInput {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "task `{}`: argument `{}` has no value because upstream task `{}` is {}; take it as an `Option` to run without it",
-            self.task, self.argument, self.upstream, self.upstream_state
-        )
+        match &self.upstream {
+            Some((upstream, state)) => write!(
+                f,
+                "task `{}`: argument `{}` has no value because upstream task `{upstream}` is {state}; take it as an `Option` to run without it",
+                self.task, self.argument
+            ),
+            None => write!(
+                f,
+                "task `{}`: argument `{}` is bound to another task's output, which a direct call does not have; pass a plain value",
+                self.task, self.argument
+            ),
+        }
     }
 }
 

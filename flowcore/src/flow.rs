@@ -11,6 +11,7 @@ use rustc_hash::FxHashMap;
 
 use crate::error::BuildError;
 use crate::graph::Graph;
+use crate::overrides::RunBuilder;
 use crate::report::RunReport;
 use crate::task::{ErasedTask, Handle, TaskCall, TaskId, TaskOptions};
 
@@ -293,10 +294,16 @@ impl Flow {
     ///
     /// Dropping the future aborts the tasks that are running; no report is produced.
     pub async fn run(&self) -> Result<RunReport, BuildError> {
-        let graph = self.data.graph()?;
-        let mut report = RunReport::new(self.data.clone(), graph);
-        report.drive().await;
-        Ok(report)
+        self.runner().run().await
+    }
+
+    /// A run with some tasks given their outcome or a stub body, for tests; see [`RunBuilder`].
+    pub fn runner(&self) -> RunBuilder<'_> {
+        RunBuilder::new(self)
+    }
+
+    pub(crate) fn shared(&self) -> Arc<FlowData> {
+        self.data.clone()
     }
 
     pub(crate) fn data(&self) -> &FlowData {

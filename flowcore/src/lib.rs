@@ -76,10 +76,12 @@
 
 #![doc(test(attr(deny(warnings))))]
 
+mod check;
 mod context;
 mod error;
 mod flow;
 mod graph;
+mod overrides;
 mod pipeline;
 mod reference;
 mod render;
@@ -90,9 +92,11 @@ mod state;
 mod task;
 mod trigger;
 
+pub use crate::check::{TaskCheck, TaskRef};
 pub use crate::context::{TaskContext, pause};
 pub use crate::error::{BoxError, BuildError, MissingInput, ResumeError};
 pub use crate::flow::Flow;
+pub use crate::overrides::{RunBuilder, Stub};
 pub use crate::report::RunReport;
 pub use crate::signal::{Signal, SignalKind};
 pub use crate::state::{State, StateKind};

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::error::ResumeError;
 use crate::flow::FlowData;
 use crate::graph::Graph;
+use crate::overrides::Overrides;
 use crate::state::{State, StateKind};
 use crate::task::{AnyValue, Handle, TaskId};
 
@@ -59,6 +60,10 @@ pub struct RunReport {
     pub(crate) ready: Vec<u32>,
     pub(crate) n_unfinished: usize,
     pub(crate) flow_state: State,
+    /// Every state change of the run, in order: the task and the state it entered.
+    pub(crate) log: Vec<(u32, StateKind)>,
+    /// Preset states and stubs, when the run was made with [`Flow::runner`](crate::Flow::runner).
+    pub(crate) overrides: Option<Box<Overrides>>,
 }
 
 impl RunReport {
@@ -81,6 +86,8 @@ impl RunReport {
             ready,
             n_unfinished: n_tasks,
             flow_state: State::pending(),
+            log: Vec::with_capacity(n_tasks * 2),
+            overrides: None,
             flow,
             graph,
         }
@@ -138,6 +145,29 @@ impl RunReport {
             .iter()
             .zip(&self.states)
             .map(|(node, state)| (&*node.name, state))
+    }
+
+    /// The states a task entered during the run, in order (Pending, its state before
+    /// the run, is not listed). A task retried once after a failure went through
+    /// `Running, Failed, Retrying, Running, Success`.
+    ///
+    /// # Panics
+    ///
+    /// When `task` belongs to another flow.
+    pub fn transitions(&self, task: impl Into<TaskId>) -> Vec<StateKind> {
+        let index = self.index(task.into()) as u32;
+        self.log
+            .iter()
+            .filter(|(task, _)| *task == index)
+            .map(|(_, kind)| *kind)
+            .collect()
+    }
+
+    /// Every state change of the run in the order they happened, as task names and states.
+    pub fn transition_log(&self) -> impl ExactSizeIterator<Item = (&str, StateKind)> + '_ {
+        self.log
+            .iter()
+            .map(|(task, kind)| (&*self.flow.nodes[*task as usize].name, *kind))
     }
 
     /// Approves the paused task `name`, so that [`RunReport::resume`] runs it.

@@ -36,7 +36,19 @@ enum Outcome {
     TimedOut(Duration),
 }
 
-/// What an attempt sends back to the coordinator.
+/// What attempts tell the coordinator.
+enum Event {
+    /// A delayed attempt (a retry, a timed pause) started running.
+    Started {
+        task: u32,
+        run_count: u32,
+        span: TaskSpan,
+    },
+    /// An attempt ended.
+    Done(Completion),
+}
+
+/// What an attempt sends back to the coordinator when it ends.
 struct Completion {
     task: u32,
     run_count: u32,
@@ -63,7 +75,12 @@ impl RunReport {
                 self.decide(task, &mut attempts);
             }
             match attempts.next().await {
-                Some(done) => self.complete(done, &mut attempts),
+                Some(Event::Done(done)) => self.complete(done, &mut attempts),
+                Some(Event::Started {
+                    task,
+                    run_count,
+                    span,
+                }) => self.set_state(task, STARTING.with_run_count(run_count), &span),
                 None => break,
             }
         }
@@ -110,6 +127,12 @@ impl RunReport {
         let idx = task as usize;
         let node = &self.flow.nodes[idx];
         let span = TaskSpan::new(tracing::info_span!("task_run", task = %node.name));
+        if let Some(overrides) = &mut self.overrides
+            && let Some((state, value)) = overrides.states.remove(&task)
+        {
+            self.finish(task, state, value, &span);
+            return;
+        }
         let flags = self.flags[idx];
         if flags & PAUSED_BY_BODY != 0 {
             self.flags[idx] &= !PAUSED_BY_BODY;
@@ -197,11 +220,15 @@ impl RunReport {
             states: &self.states,
             nodes: &self.flow.nodes,
             task,
+            direct_call: "",
         };
         // Reading the inputs runs user code (a hand-written `Task::run`, `Clone` impls):
         // a panic there fails the task.
-        let started =
-            std::panic::catch_unwind(AssertUnwindSafe(|| node.task.start(&values, launch)));
+        let body = match &self.overrides {
+            Some(overrides) => overrides.stubs.get(&task).unwrap_or(&node.task),
+            None => &node.task,
+        };
+        let started = std::panic::catch_unwind(AssertUnwindSafe(|| body.start(&values, launch)));
         if let Err(panic) = started {
             let done = Completion {
                 task,
@@ -266,6 +293,7 @@ impl RunReport {
         let failed = failed.with_run_count(run_count);
         if pipeline::should_retry(run_count, max_retries) {
             transition(&span, &failed);
+            self.log.push((task, failed.kind()));
             let retrying = pipeline::retrying(run_count, max_retries, delay, Instant::now());
             let start_at = retrying.start_time();
             self.set_state(task, retrying, &span);
@@ -363,6 +391,7 @@ impl RunReport {
 
     fn set_state(&mut self, task: u32, state: State, span: &TaskSpan) {
         transition(span, &state);
+        self.log.push((task, state.kind()));
         self.states[task as usize] = state;
     }
 
@@ -387,8 +416,8 @@ impl RunReport {
 ///
 /// Dropping it aborts every attempt still running, so a dropped run leaves nothing behind.
 struct Attempts {
-    sender: mpsc::UnboundedSender<Completion>,
-    receiver: mpsc::UnboundedReceiver<Completion>,
+    sender: mpsc::UnboundedSender<Event>,
+    receiver: mpsc::UnboundedReceiver<Event>,
     /// The running attempt of each task, to abort it.
     running: Vec<Option<AbortHandle>>,
     in_flight: usize,
@@ -411,22 +440,24 @@ impl Attempts {
         let sender = self.sender.clone();
         let handle = tokio::spawn(async move {
             // The receiver is gone only when the run was dropped; nobody is left to tell.
-            let _ = sender.send(attempt.await);
+            let _ = sender.send(Event::Done(attempt.await));
         });
         self.running[task as usize] = Some(handle.abort_handle());
         self.in_flight += 1;
     }
 
-    /// The next attempt to complete, or `None` when none is running.
-    async fn next(&mut self) -> Option<Completion> {
+    /// The next event of an attempt, or `None` when none is running.
+    async fn next(&mut self) -> Option<Event> {
         if self.in_flight == 0 {
             return None;
         }
         // This holds a sender, so the channel stays open while attempts are in flight.
-        let done = self.receiver.recv().await?;
-        self.in_flight -= 1;
-        self.running[done.task as usize] = None;
-        Some(done)
+        let event = self.receiver.recv().await?;
+        if let Event::Done(done) = &event {
+            self.in_flight -= 1;
+            self.running[done.task as usize] = None;
+        }
+        Some(event)
     }
 }
 
@@ -468,7 +499,8 @@ impl Launch<'_> {
             // The common case gets a smaller future, without room for timers.
             attempts.spawn(task, attempt.run(fut));
         } else {
-            attempts.spawn(task, attempt.run_timed(fut, timeout, start_at));
+            let started = attempts.sender.clone();
+            attempts.spawn(task, attempt.run_timed(fut, timeout, start_at, started));
         }
     }
 }
@@ -506,6 +538,7 @@ impl Attempt {
         fut: F,
         timeout: Option<Duration>,
         start_at: Option<Instant>,
+        started: mpsc::UnboundedSender<Event>,
     ) -> Completion {
         let Attempt {
             task,
@@ -516,7 +549,12 @@ impl Attempt {
         let run = async {
             if let Some(start_at) = start_at {
                 tokio::time::sleep_until(start_at).await;
-                transition(&span, &STARTING.with_run_count(run_count));
+                let span = span.clone();
+                let _ = started.send(Event::Started {
+                    task,
+                    run_count,
+                    span,
+                });
             }
             let body = context.scope(AssertUnwindSafe(fut).catch_unwind());
             match timeout {

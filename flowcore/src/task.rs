@@ -227,10 +227,7 @@ fn read_all<T: Clone + 'static>(
 ) -> Result<Vec<T>, MissingInput> {
     indices
         .iter()
-        .map(|&index| {
-            read_value(values.results[index as usize].as_deref())
-                .ok_or_else(|| values.missing(name, index))
-        })
+        .map(|&index| read_value(values.result(index)).ok_or_else(|| values.missing(name, index)))
         .collect()
 }
 
@@ -241,7 +238,7 @@ fn read_all_optional<T: Clone + 'static>(
 ) -> Result<Vec<Option<T>>, MissingInput> {
     Ok(indices
         .iter()
-        .map(|&index| read_value(values.results[index as usize].as_deref()))
+        .map(|&index| read_value(values.result(index)))
         .collect())
 }
 
@@ -317,6 +314,8 @@ pub struct Values<'a> {
     pub(crate) states: &'a [State],
     pub(crate) nodes: &'a [Node],
     pub(crate) task: u32,
+    /// The task's name in a direct call ([`TaskCall::call`]), which has no flow.
+    pub(crate) direct_call: &'a str,
 }
 
 impl fmt::Debug for Values<'_> {
@@ -337,8 +336,7 @@ impl Values<'_> {
         match &arg.source {
             Source::Value(value) => Ok(value.clone()),
             Source::Upstream { name, index, read } => {
-                read(self.results[*index as usize].as_deref())
-                    .ok_or_else(|| self.missing(name, *index))
+                read(self.result(*index)).ok_or_else(|| self.missing(name, *index))
             }
             Source::Upstreams {
                 name,
@@ -348,13 +346,23 @@ impl Values<'_> {
         }
     }
 
+    fn result(&self, upstream: u32) -> Option<&(dyn Any + Send)> {
+        self.results.get(upstream as usize)?.as_deref()
+    }
+
     fn missing(&self, argument: &'static str, upstream: u32) -> MissingInput {
         let upstream = upstream as usize;
+        let Some(node) = self.nodes.get(upstream) else {
+            return MissingInput {
+                task: self.direct_call.to_string(),
+                argument,
+                upstream: None,
+            };
+        };
         MissingInput {
             task: self.nodes[self.task as usize].name.to_string(),
             argument,
-            upstream: self.nodes[upstream].name.to_string(),
-            upstream_state: self.states[upstream].kind(),
+            upstream: Some((node.name.to_string(), self.states[upstream].kind())),
         }
     }
 }
@@ -385,6 +393,8 @@ impl Default for TaskOptions {
 pub(crate) trait ErasedTask: Send + Sync + 'static {
     /// Reads the inputs and hands the attempt's future to `launch`, which spawns it.
     fn start(&self, values: &Values<'_>, launch: Launch<'_>);
+    /// The attempt's future, boxed, for a direct call outside a run.
+    fn start_boxed(&self, values: &Values<'_>) -> TaskFuture<AnyValue>;
     fn output_type(&self) -> (TypeId, &'static str);
     fn unit_output(&self) -> Option<AnyValue>;
 }
@@ -400,6 +410,11 @@ impl<T: Task> ErasedTask for Erased<T> {
     fn start(&self, values: &Values<'_>, launch: Launch<'_>) {
         let fut = self.0.run(values);
         launch.spawn(async move { fut.await.map(|value| Box::new(value) as AnyValue) });
+    }
+
+    fn start_boxed(&self, values: &Values<'_>) -> TaskFuture<AnyValue> {
+        let fut = self.0.run(values);
+        Box::pin(async move { fut.await.map(|value| Box::new(value) as AnyValue) })
     }
 
     fn output_type(&self) -> (TypeId, &'static str) {
@@ -432,6 +447,13 @@ where
         match (self.start)(values) {
             Ok(fut) => launch.spawn(fut),
             Err(missing) => launch.spawn(std::future::ready(Err(Box::new(missing) as BoxError))),
+        }
+    }
+
+    fn start_boxed(&self, values: &Values<'_>) -> TaskFuture<AnyValue> {
+        match (self.start)(values) {
+            Ok(fut) => Box::pin(fut),
+            Err(missing) => Box::pin(std::future::ready(Err(Box::new(missing) as BoxError))),
         }
     }
 
@@ -523,6 +545,63 @@ impl<T: Send + 'static> TaskCall<T> {
             after: Vec::new(),
             task,
             _output: PhantomData,
+        }
+    }
+}
+
+impl<T: 'static> TaskCall<T> {
+    /// Runs the task's body once, directly, with the values bound to its arguments: plain
+    /// async Rust, for unit tests of a body without a flow.
+    ///
+    /// Options (retries, timeout, trigger) do not apply, and
+    /// [`TaskContext::current`](crate::TaskContext::current) is `None` inside the body.
+    ///
+    /// # Errors
+    ///
+    /// The body's error, boxed; a [`Signal`](crate::Signal) the body returned can be
+    /// recovered with `downcast_ref`. [`MissingInput`] when an argument is bound to a
+    /// handle, which only a flow run can fill.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowcore::{Signal, task};
+    ///
+    /// #[task]
+    /// async fn add(a: i64, b: i64) -> i64 {
+    ///     a + b
+    /// }
+    ///
+    /// #[task]
+    /// async fn check(n: i64) -> Result<i64, Signal> {
+    ///     if n < 0 { Err(Signal::skip("negative")) } else { Ok(n) }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// assert_eq!(add(2, 3).call().await.unwrap(), 5);
+    /// let error = check(-1).call().await.unwrap_err();
+    /// assert_eq!(error.downcast_ref::<Signal>().map(Signal::message), Some("negative"));
+    /// # }
+    /// ```
+    pub async fn call(self) -> Result<T, BoxError> {
+        let values = Values {
+            results: &[],
+            states: &[],
+            nodes: &[],
+            task: 0,
+            direct_call: &self.name,
+        };
+        let fut = self.task.start_boxed(&values);
+        let value = fut.await?;
+        match value.downcast::<T>() {
+            Ok(value) => Ok(*value),
+            Err(_) => Err(format!(
+                "task `{}` produced a value that is not its output type `{}`",
+                self.name,
+                std::any::type_name::<T>()
+            )
+            .into()),
         }
     }
 }

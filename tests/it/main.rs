@@ -9,6 +9,7 @@ mod retries;
 mod signals;
 mod spark;
 mod task_macro;
+mod testing;
 mod tracing_events;
 mod triggers;
 

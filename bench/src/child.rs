@@ -1,0 +1,137 @@
+//! One measurement in its own process: build and run one graph, then report one line.
+//!
+//! The line is `BENCH-RESULT key=value ...` on success and `BENCH-ERROR message` on failure;
+//! the parent parses it with [`Measurement::parse`].
+
+use std::time::Duration;
+
+use crate::cli::Config;
+use crate::dag::Dag;
+use crate::machine;
+
+const RESULT: &str = "BENCH-RESULT";
+const ERROR: &str = "BENCH-ERROR";
+
+/// What one child process measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Measurement {
+    pub(crate) tasks: usize,
+    pub(crate) build: Duration,
+    pub(crate) run: Duration,
+    /// Peak resident memory during build and run, less the resident memory before the build.
+    pub(crate) peak_bytes: u64,
+    /// Whether the peak was reset before the build (else it may include the process's start).
+    pub(crate) peak_reset: bool,
+    pub(crate) digest: u64,
+}
+
+impl Measurement {
+    fn to_line(self) -> String {
+        format!(
+            "{RESULT} tasks={} build_ns={} run_ns={} peak_bytes={} peak_reset={} digest={}",
+            self.tasks,
+            self.build.as_nanos(),
+            self.run.as_nanos(),
+            self.peak_bytes,
+            u8::from(self.peak_reset),
+            self.digest
+        )
+    }
+
+    /// The measurement in a child's standard output, or the error it reported.
+    pub(crate) fn parse(stdout: &str) -> Option<Result<Measurement, String>> {
+        for line in stdout.lines() {
+            if let Some(error) = line.strip_prefix(ERROR) {
+                return Some(Err(error.trim().to_string()));
+            }
+            let Some(fields) = line.strip_prefix(RESULT) else {
+                continue;
+            };
+            let get = |key: &str| -> Option<u64> {
+                fields.split_whitespace().find_map(|field| {
+                    let (name, value) = field.split_once('=')?;
+                    (name == key).then(|| value.parse().ok())?
+                })
+            };
+            let measurement = (|| {
+                Some(Measurement {
+                    tasks: get("tasks")? as usize,
+                    build: Duration::from_nanos(get("build_ns")?),
+                    run: Duration::from_nanos(get("run_ns")?),
+                    peak_bytes: get("peak_bytes")?,
+                    peak_reset: get("peak_reset")? == 1,
+                    digest: get("digest")?,
+                })
+            })();
+            return Some(measurement.ok_or_else(|| format!("unreadable result line `{line}`")));
+        }
+        None
+    }
+}
+
+/// Runs `config` in this process and prints its line; returns the process's exit code.
+pub(crate) fn main(config: Config) -> u8 {
+    let line = match measure(config) {
+        Ok(measurement) => measurement.to_line(),
+        Err(error) => format!("{ERROR} {}", error.replace('\n', " ")),
+    };
+    let ok = line.starts_with(RESULT);
+    if !crate::write_stdout(&format!("{line}\n")) {
+        return 3;
+    }
+    if ok { 0 } else { 2 }
+}
+
+fn measure(config: Config) -> Result<Measurement, String> {
+    let dag = Dag::new(config.workload, config.size)?;
+    let runtime = config
+        .runtime
+        .build()
+        .map_err(|error| format!("starting the {} runtime: {error}", config.runtime))?;
+    runtime.block_on(async {
+        let peak_reset = machine::reset_peak_rss();
+        let start = machine::rss_bytes()?;
+        let timings = config.system.run(&dag).await?;
+        let peak = machine::peak_rss_bytes()?;
+        Ok(Measurement {
+            tasks: dag.len(),
+            build: timings.build,
+            run: timings.run,
+            peak_bytes: peak.saturating_sub(start),
+            peak_reset,
+            digest: timings.digest,
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_result_line_round_trips() {
+        let measurement = Measurement {
+            tasks: 1002,
+            build: Duration::from_nanos(123_456),
+            run: Duration::from_nanos(7_890_123),
+            peak_bytes: 4_096_000,
+            peak_reset: true,
+            digest: 2001,
+        };
+        let stdout = format!("noise\n{}\n", measurement.to_line());
+        assert_eq!(Measurement::parse(&stdout), Some(Ok(measurement)));
+    }
+
+    #[test]
+    fn errors_and_garbage_are_reported() {
+        assert_eq!(
+            Measurement::parse("BENCH-ERROR dagrs: the run failed\n"),
+            Some(Err("dagrs: the run failed".to_string()))
+        );
+        assert!(matches!(
+            Measurement::parse("BENCH-RESULT tasks=1\n"),
+            Some(Err(_))
+        ));
+        assert_eq!(Measurement::parse("nothing\n"), None);
+    }
+}

@@ -1,0 +1,81 @@
+//! The hand-written tokio baseline: one spawned task per node, oneshot channels as edges.
+
+use std::time::Instant;
+
+use tokio::sync::oneshot;
+
+use super::Timings;
+use crate::dag::{self, Dag};
+
+/// One node: a receiver per upstream edge, a sender per downstream edge.
+struct Node {
+    inputs: Vec<oneshot::Receiver<u64>>,
+    outputs: Vec<oneshot::Sender<u64>>,
+}
+
+/// A node's task: waits for every upstream value, then sends its own to each downstream node.
+async fn node(node: Node) -> Result<u64, oneshot::error::RecvError> {
+    let mut value = 1u64;
+    for input in node.inputs {
+        value = value.wrapping_add(input.await?);
+    }
+    for output in node.outputs {
+        // A receiver is only gone if its node failed, which the run reports anyway.
+        let _ = output.send(value);
+    }
+    Ok(value)
+}
+
+pub(super) async fn run(dag: &Dag) -> Result<Timings, String> {
+    // Build: the channels and each node's future.
+    let started = Instant::now();
+    let mut nodes: Vec<Node> = (0..dag.len())
+        .map(|task| Node {
+            inputs: Vec::with_capacity(dag.upstream(task).len()),
+            outputs: Vec::new(),
+        })
+        .collect();
+    for task in 0..dag.len() {
+        for &up in dag.upstream(task) {
+            let (sender, receiver) = oneshot::channel();
+            nodes[up as usize].outputs.push(sender);
+            nodes[task].inputs.push(receiver);
+        }
+    }
+    let futures: Vec<_> = nodes.into_iter().map(node).collect();
+    let build = started.elapsed();
+
+    // Run: spawn every node, then await every node.
+    let started = Instant::now();
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut terminal = dag.terminal().iter().copied().peekable();
+    let mut values = Vec::with_capacity(dag.terminal().len());
+    let mut failure = None;
+    for (task, handle) in handles.into_iter().enumerate() {
+        match handle.await {
+            Ok(Ok(value)) => {
+                if terminal.peek() == Some(&(task as u32)) {
+                    terminal.next();
+                    values.push(value);
+                }
+            }
+            Ok(Err(error)) => {
+                failure.get_or_insert_with(|| format!("tokio: task {task} lost an input: {error}"));
+            }
+            Err(error) => {
+                failure
+                    .get_or_insert_with(|| format!("tokio: task {task} did not finish: {error}"));
+            }
+        }
+    }
+    let run = started.elapsed();
+
+    match failure {
+        Some(failure) => Err(failure),
+        None => Ok(Timings {
+            build,
+            run,
+            digest: dag::digest(values),
+        }),
+    }
+}

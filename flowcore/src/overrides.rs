@@ -1,0 +1,255 @@
+//! Per-run overrides, mostly for tests: preset task states and results, and stubbed task bodies.
+
+use std::any::Any;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use crate::error::{BoxError, BuildError};
+use crate::flow::Flow;
+use crate::report::RunReport;
+use crate::state::{State, StateKind};
+use crate::task::{AnyValue, Args, ErasedTask, Handle, TaskCall, TaskId};
+
+/// What a run replaces: the tasks given a state up front, and the tasks whose body is stubbed.
+#[derive(Default)]
+pub(crate) struct Overrides {
+    /// Finished states (with a result) that tasks take instead of running.
+    pub(crate) states: FxHashMap<u32, (State, Option<AnyValue>)>,
+    /// Bodies that replace the tasks' own.
+    pub(crate) stubs: FxHashMap<u32, Arc<dyn ErasedTask>>,
+}
+
+/// A run of a flow with some tasks given their outcome up front or their body replaced,
+/// made by [`Flow::runner`]. The flow itself is not changed.
+///
+/// A task given a state keeps it and does not run (Prefect's `task_states`), once its
+/// upstream tasks have finished; downstream tasks see it like any other state. A stubbed
+/// task keeps its name, options and place in the flow, and runs the stub's body instead
+/// of its own, with its usual trigger, retries and timeout.
+///
+/// # Examples
+///
+/// Testing a clean-up task against a failed upstream task:
+///
+/// ```
+/// use flowcore::{Flow, State, StateKind, Stub, task};
+///
+/// #[task]
+/// async fn create_cluster() -> String {
+///     "spark-1".to_string()
+/// }
+///
+/// #[task]
+/// async fn run_job(cluster: String) -> u64 {
+///     cluster.len() as u64
+/// }
+///
+/// #[task(trigger = always_run)]
+/// async fn tear_down(cluster: String) -> bool {
+///     !cluster.is_empty()
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let mut flow = Flow::new("spark");
+/// let cluster = flow.add(create_cluster());
+/// let job = flow.add(run_job(cluster));
+/// let down = flow.add(tear_down(cluster).after(job));
+///
+/// let report = flow
+///     .runner()
+///     .with_result(cluster, "test-cluster".to_string())
+///     .with_stub(job, Stub::error("executor lost"))
+///     .run()
+///     .await
+///     .unwrap();
+/// assert_eq!(report.state(job).kind(), StateKind::Failed);
+/// assert_eq!(report.result(down), Some(&true));
+///
+/// let report = flow.runner().with_state(job, State::failed("given")).run().await.unwrap();
+/// assert_eq!(report.state(job).message(), "given");
+/// # }
+/// ```
+#[must_use = "a runner does nothing until `run` is awaited"]
+pub struct RunBuilder<'f> {
+    flow: &'f Flow,
+    overrides: Overrides,
+    errors: Vec<BuildError>,
+}
+
+impl std::fmt::Debug for RunBuilder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunBuilder")
+            .field("flow", &self.flow.name())
+            .field("n_states", &self.overrides.states.len())
+            .field("n_stubs", &self.overrides.stubs.len())
+            .finish()
+    }
+}
+
+impl<'f> RunBuilder<'f> {
+    pub(crate) fn new(flow: &'f Flow) -> RunBuilder<'f> {
+        RunBuilder {
+            flow,
+            overrides: Overrides::default(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// The index of `task` in the flow, or an error naming `what` is wrong.
+    fn index(&mut self, task: TaskId) -> Option<u32> {
+        if task.flow == self.flow.data().id {
+            Some(task.index)
+        } else {
+            self.errors.push(BuildError::ForeignTask {
+                task: "a run override".to_string(),
+                place: "its task".to_string(),
+            });
+            None
+        }
+    }
+
+    /// Gives `task` this finished state: it does not run, and its downstream tasks see the
+    /// state. The task has no result, unless its output type is `()`.
+    ///
+    /// [`RunBuilder::run`] fails with [`BuildError::Override`] when the state is not
+    /// finished (Pending, Running, Retrying, Paused, ...).
+    pub fn with_state(mut self, task: impl Into<TaskId>, state: State) -> RunBuilder<'f> {
+        if let Some(index) = self.index(task.into()) {
+            let name = &self.flow.data().nodes[index as usize];
+            if !state.is_finished() {
+                self.errors.push(BuildError::Override {
+                    task: name.name.to_string(),
+                    problem: format!(
+                        "a preset state must be finished, and {} is not",
+                        state.kind()
+                    ),
+                });
+                return self;
+            }
+            let value = name
+                .task
+                .unit_output()
+                .filter(|_| state.kind() == StateKind::Success);
+            self.overrides.states.insert(index, (state, value));
+        }
+        self
+    }
+
+    /// Gives `task` a `Success` state with `value` as its result: it does not run, and its
+    /// downstream tasks receive `value`.
+    pub fn with_result<T: Send + 'static>(mut self, task: Handle<T>, value: T) -> RunBuilder<'f> {
+        if let Some(index) = self.index(task.id()) {
+            let state = State::success("Result given to the run.");
+            self.overrides
+                .states
+                .insert(index, (state, Some(Box::new(value) as Box<dyn Any + Send>)));
+        }
+        self
+    }
+
+    /// Runs `stub` instead of the body of `task`, keeping the task's options.
+    pub fn with_stub<T: Send + 'static>(
+        mut self,
+        task: Handle<T>,
+        stub: Stub<T>,
+    ) -> RunBuilder<'f> {
+        if let Some(index) = self.index(task.id()) {
+            self.overrides.stubs.insert(index, stub.task);
+        }
+        self
+    }
+
+    /// Runs the flow with the overrides, like [`Flow::run`].
+    ///
+    /// # Errors
+    ///
+    /// The flow's [`BuildError`], or an override that cannot apply, before any task runs.
+    ///
+    /// # Panics
+    ///
+    /// When called outside a tokio runtime.
+    pub async fn run(self) -> Result<RunReport, BuildError> {
+        let data = self.flow.data();
+        let graph = data.graph()?;
+        if let Some(error) = self.errors.into_iter().next() {
+            return Err(error);
+        }
+        let mut report = RunReport::new(self.flow.shared(), graph);
+        if !self.overrides.states.is_empty() || !self.overrides.stubs.is_empty() {
+            report.overrides = Some(Box::new(self.overrides));
+        }
+        report.drive().await;
+        Ok(report)
+    }
+}
+
+/// A replacement body for a task, for [`RunBuilder::with_stub`]: a value, an error, a
+/// signal, or a function.
+///
+/// # Examples
+///
+/// ```
+/// use flowcore::{Signal, Stub};
+///
+/// let value: Stub<u32> = Stub::value(7);
+/// let error: Stub<u32> = Stub::error("connection refused");
+/// let skip: Stub<u32> = Stub::signal(Signal::skip("not today"));
+/// let computed: Stub<u32> = Stub::from_fn(|| async { Ok(6 * 7) });
+/// # let _ = (value, error, skip, computed);
+/// ```
+pub struct Stub<T> {
+    task: Arc<dyn ErasedTask>,
+    _output: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for Stub<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stub").finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + 'static> Stub<T> {
+    /// A body that runs `body` on every attempt.
+    pub fn from_fn<F, Fut>(body: F) -> Stub<T>
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<T, BoxError>> + Send + 'static,
+    {
+        let call: TaskCall<T> = TaskCall::from_fn("stub", Args::new(), move |_values| {
+            let fut = body();
+            Ok(async move { fut.await.map(|value| Box::new(value) as AnyValue) })
+        });
+        Stub {
+            task: call.task,
+            _output: PhantomData,
+        }
+    }
+
+    /// A body that ends with a copy of `value`.
+    pub fn value(value: T) -> Stub<T>
+    where
+        T: Clone + Sync,
+    {
+        Stub::from_fn(move || std::future::ready(Ok(value.clone())))
+    }
+
+    /// A body that fails with `message`.
+    pub fn error(message: impl Into<String>) -> Stub<T> {
+        let message: String = message.into();
+        Stub::from_fn(move || std::future::ready(Err(message.clone().into())))
+    }
+
+    /// A body that ends with a copy of `signal`'s kind, message and delay (not its value).
+    pub fn signal(signal: crate::signal::Signal) -> Stub<T> {
+        Stub::from_fn(move || {
+            let mut copy = crate::signal::Signal::fail(signal.message().to_string());
+            copy.kind = signal.kind();
+            copy.delay = signal.delay();
+            std::future::ready(Err(Box::new(copy) as BoxError))
+        })
+    }
+}
