@@ -3,7 +3,6 @@
 use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::fmt;
-use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -13,16 +12,9 @@ use crate::error::BuildError;
 use crate::graph::Graph;
 use crate::overrides::RunBuilder;
 use crate::report::RunReport;
-use crate::task::{ErasedTask, Handle, TaskCall, TaskId, TaskOptions};
+use crate::task::{Edge, ErasedTask, Handle, TaskCall, TaskId, TaskOptions};
 
 static NEXT_FLOW_ID: AtomicU64 = AtomicU64::new(1);
-
-/// A data edge as stored in a flow: argument `name` reads task `upstream`.
-#[derive(Clone, Debug)]
-pub(crate) struct NodeEdge {
-    pub(crate) name: &'static str,
-    pub(crate) upstream: u32,
-}
 
 /// One task of a flow.
 #[derive(Clone, Debug)]
@@ -30,7 +22,7 @@ pub(crate) struct Node {
     pub(crate) name: Arc<str>,
     pub(crate) options: TaskOptions,
     pub(crate) task: Arc<dyn ErasedTask>,
-    pub(crate) edges: Box<[NodeEdge]>,
+    pub(crate) edges: Vec<Edge>,
     pub(crate) after: Vec<u32>,
 }
 
@@ -163,19 +155,15 @@ impl Flow {
             index,
         };
         let name = data.unique_name(call.name, call.explicit_name);
-        let mut edges = Vec::with_capacity(call.edges.len());
-        for edge in &call.edges {
-            if edge.upstream.flow == data.id {
-                edges.push(NodeEdge {
-                    name: edge.name,
-                    upstream: edge.upstream.index,
-                });
-            } else {
-                data.errors.push(BuildError::ForeignTask {
-                    task: name.to_string(),
-                    place: format!("argument `{}`", edge.name),
-                });
-            }
+        let foreign = match (call.args_flow, call.mixed) {
+            (Some(flow), _) if flow != data.id => call.edges.first().map(|edge| edge.name),
+            (_, mixed) => mixed,
+        };
+        if let Some(argument) = foreign {
+            data.errors.push(BuildError::ForeignTask {
+                task: name.to_string(),
+                place: format!("argument `{argument}`"),
+            });
         }
         let mut after = Vec::with_capacity(call.after.len());
         for upstream in call.after {
@@ -192,7 +180,11 @@ impl Flow {
             name,
             options: call.options,
             task: call.task,
-            edges: edges.into_boxed_slice(),
+            edges: if foreign.is_some() {
+                Vec::new()
+            } else {
+                call.edges
+            },
             after,
         });
         Handle::new(id)
@@ -330,16 +322,36 @@ impl FlowData {
             return name;
         }
         let suffix = self.name_suffixes.entry(name.clone()).or_insert(1);
-        let mut candidate = String::with_capacity(name.len() + 4);
+        // Room for `-` and any u32; names are built by hand since this runs once per task.
+        let mut candidate = String::with_capacity(name.len() + 11);
         loop {
             *suffix += 1;
             candidate.clear();
-            let _ = write!(candidate, "{name}-{suffix}");
+            candidate.push_str(&name);
+            candidate.push('-');
+            push_decimal(&mut candidate, *suffix);
             if let Entry::Vacant(slot) = self.names.entry(Arc::from(candidate.as_str())) {
                 let name = slot.key().clone();
                 slot.insert(index);
                 return name;
             }
         }
+    }
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut String, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[start..] {
+        out.push(char::from(digit));
     }
 }

@@ -93,6 +93,23 @@ impl RunReport {
         }
     }
 
+    /// An empty report of the same flow, to stand in while the real one is being driven.
+    pub(crate) fn placeholder(report: &RunReport) -> RunReport {
+        RunReport {
+            flow: report.flow.clone(),
+            graph: report.graph.clone(),
+            states: Vec::new(),
+            results: Vec::new(),
+            remaining: Vec::new(),
+            flags: Vec::new(),
+            ready: Vec::new(),
+            n_unfinished: 0,
+            flow_state: State::pending(),
+            log: Vec::new(),
+            overrides: None,
+        }
+    }
+
     /// The flow's state: `Success` or `Failed` by the reference tasks once every task
     /// finished, or `Paused` when tasks wait for approval.
     pub fn flow_state(&self) -> &State {

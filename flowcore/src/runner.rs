@@ -61,7 +61,27 @@ const STARTING: State = State::fixed(StateKind::Running, "Starting task run.");
 
 impl RunReport {
     /// Runs until no task can make progress.
+    ///
+    /// The coordinator runs as a tokio task of its own, on the runtime's workers, so that
+    /// on a multi-thread runtime it sits next to the attempts instead of on the thread
+    /// that awaits the run (for `#[tokio::main]`, a thread outside the workers, which
+    /// would make every completion cross threads). Dropping this future aborts it.
     pub(crate) async fn drive(&mut self) {
+        let mut report = std::mem::replace(self, RunReport::placeholder(self));
+        // The caller's span stays the parent of the flow run's span.
+        let caller = Span::current();
+        let coordinator = AbortOnDrop(tokio::spawn(
+            async move {
+                report.drive_here().await;
+                report
+            }
+            .instrument(caller),
+        ));
+        *self = coordinator.await;
+    }
+
+    /// Runs until no task can make progress, on the current task.
+    async fn drive_here(&mut self) {
         let span = tracing::info_span!("flow_run", flow = %self.flow.name);
         self.drive_in_span().instrument(span).await;
     }
@@ -409,6 +429,30 @@ impl RunReport {
                 self.ready.push(down);
             }
         }
+    }
+}
+
+/// A spawned task that is aborted when this handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> Future for AbortOnDrop<T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<T> {
+        Pin::new(&mut self.0).poll(cx).map(|joined| match joined {
+            Ok(value) => value,
+            // The coordinator only panics on a bug of its own; show it where the run is awaited.
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(_) => {
+                panic!("the flow run was cancelled because its tokio runtime is shutting down")
+            }
+        })
     }
 }
 

@@ -278,7 +278,8 @@ impl<T: Clone + Send + Sync + 'static> IntoArg<Vec<Option<T>>> for Vec<Handle<T>
 #[derive(Copy, Clone, Debug)]
 pub(crate) struct Edge {
     pub(crate) name: &'static str,
-    pub(crate) upstream: TaskId,
+    /// The upstream task's index in the flow of [`Args::flow`].
+    pub(crate) upstream: u32,
 }
 
 /// The arguments of a task being added: records the data edges of each bound handle.
@@ -289,6 +290,10 @@ pub(crate) struct Edge {
 #[derive(Debug, Default)]
 pub struct Args {
     pub(crate) edges: Vec<Edge>,
+    /// The flow of the first bound handle.
+    pub(crate) flow: Option<u64>,
+    /// The first argument bound to a handle of another flow than the first one.
+    pub(crate) mixed: Option<&'static str>,
 }
 
 impl Args {
@@ -303,7 +308,15 @@ impl Args {
     }
 
     fn record(&mut self, name: &'static str, upstream: TaskId) -> u32 {
-        self.edges.push(Edge { name, upstream });
+        match self.flow {
+            None => self.flow = Some(upstream.flow),
+            Some(flow) if flow != upstream.flow && self.mixed.is_none() => self.mixed = Some(name),
+            Some(_) => {}
+        }
+        self.edges.push(Edge {
+            name,
+            upstream: upstream.index,
+        });
         upstream.index
     }
 }
@@ -499,6 +512,8 @@ pub struct TaskCall<T> {
     pub(crate) explicit_name: bool,
     pub(crate) options: TaskOptions,
     pub(crate) edges: Vec<Edge>,
+    pub(crate) args_flow: Option<u64>,
+    pub(crate) mixed: Option<&'static str>,
     pub(crate) after: Vec<TaskId>,
     pub(crate) task: Arc<dyn ErasedTask>,
     _output: PhantomData<fn() -> T>,
@@ -542,6 +557,8 @@ impl<T: Send + 'static> TaskCall<T> {
             explicit_name: false,
             options: TaskOptions::default(),
             edges: args.edges,
+            args_flow: args.flow,
+            mixed: args.mixed,
             after: Vec::new(),
             task,
             _output: PhantomData,
