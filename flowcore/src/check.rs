@@ -1,6 +1,7 @@
 //! Assertions on a run report, for tests: short to write, and saying what the run did when they fail.
 
 use std::fmt::{self, Debug};
+use std::marker::PhantomData;
 
 use crate::report::RunReport;
 use crate::state::StateKind;
@@ -8,6 +9,9 @@ use crate::task::{Handle, TaskId};
 
 /// A way to name a task of a report: its [`Handle`], its [`TaskId`] or its name.
 pub trait TaskRef {
+    /// The task's output type when the reference knows it (a `Handle<T>`), else [`Untyped`].
+    type Output: 'static;
+
     /// The task's index in the report's flow.
     ///
     /// # Panics
@@ -17,7 +21,14 @@ pub trait TaskRef {
     fn index_in(&self, report: &RunReport) -> u32;
 }
 
-impl<T> TaskRef for Handle<T> {
+/// The output type of a task named by [`TaskId`] or by name: [`TaskCheck::result_as`]
+/// names the type to compare results.
+#[derive(Debug)]
+pub struct Untyped;
+
+impl<T: 'static> TaskRef for Handle<T> {
+    type Output = T;
+
     #[track_caller]
     fn index_in(&self, report: &RunReport) -> u32 {
         self.id().index_in(report)
@@ -25,6 +36,8 @@ impl<T> TaskRef for Handle<T> {
 }
 
 impl TaskRef for TaskId {
+    type Output = Untyped;
+
     #[track_caller]
     fn index_in(&self, report: &RunReport) -> u32 {
         assert!(
@@ -37,6 +50,8 @@ impl TaskRef for TaskId {
 }
 
 impl TaskRef for &str {
+    type Output = Untyped;
+
     #[track_caller]
     fn index_in(&self, report: &RunReport) -> u32 {
         match report.flow.index_of(self) {
@@ -81,10 +96,11 @@ impl RunReport {
     /// When the flow has no such task.
     #[track_caller]
     #[must_use = "a check asserts only through its methods, such as `is`"]
-    pub fn check(&self, task: impl TaskRef) -> TaskCheck<'_> {
+    pub fn check<R: TaskRef>(&self, task: R) -> TaskCheck<'_, R::Output> {
         TaskCheck {
             report: self,
             task: task.index_in(self),
+            _output: PhantomData,
         }
     }
 
@@ -108,13 +124,13 @@ impl RunReport {
 }
 
 /// Assertions on one task of a run; see [`RunReport::check`].
-#[derive(Clone, Copy)]
-pub struct TaskCheck<'r> {
+pub struct TaskCheck<'r, T = Untyped> {
     report: &'r RunReport,
     task: u32,
+    _output: PhantomData<fn() -> T>,
 }
 
-impl Debug for TaskCheck<'_> {
+impl<T: 'static> Debug for TaskCheck<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskCheck")
             .field("task", &self.name())
@@ -122,7 +138,7 @@ impl Debug for TaskCheck<'_> {
     }
 }
 
-impl<'r> TaskCheck<'r> {
+impl<'r, T: 'static> TaskCheck<'r, T> {
     fn name(&self) -> &'r str {
         &self.report.flow.nodes[self.task as usize].name
     }
@@ -149,7 +165,7 @@ impl<'r> TaskCheck<'r> {
 
     /// Asserts the kind of the task's state.
     #[track_caller]
-    pub fn is(self, kind: StateKind) -> TaskCheck<'r> {
+    pub fn is(self, kind: StateKind) -> TaskCheck<'r, T> {
         let actual = self.report.states[self.task as usize].kind();
         assert!(
             actual == kind,
@@ -162,7 +178,7 @@ impl<'r> TaskCheck<'r> {
 
     /// Asserts the message of the task's state.
     #[track_caller]
-    pub fn message(self, message: &str) -> TaskCheck<'r> {
+    pub fn message(self, message: &str) -> TaskCheck<'r, T> {
         let actual = self.report.states[self.task as usize].message();
         assert!(
             actual == message,
@@ -175,7 +191,7 @@ impl<'r> TaskCheck<'r> {
 
     /// Asserts how many attempts of the body started.
     #[track_caller]
-    pub fn attempts(self, attempts: u32) -> TaskCheck<'r> {
+    pub fn attempts(self, attempts: u32) -> TaskCheck<'r, T> {
         let actual = self.report.states[self.task as usize].run_count();
         assert!(
             actual == attempts,
@@ -188,7 +204,7 @@ impl<'r> TaskCheck<'r> {
 
     /// Asserts the states the task entered during the run, in order.
     #[track_caller]
-    pub fn went_through(self, kinds: &[StateKind]) -> TaskCheck<'r> {
+    pub fn went_through(self, kinds: &[StateKind]) -> TaskCheck<'r, T> {
         let actual = self.report.transitions(TaskId {
             flow: self.report.flow.id,
             index: self.task,
@@ -202,11 +218,20 @@ impl<'r> TaskCheck<'r> {
         self
     }
 
-    /// Asserts the task's result.
+    /// Asserts the task's result; for a task named by handle, of the handle's type.
     #[track_caller]
-    pub fn result<T: PartialEq + Debug + 'static>(self, expected: &T) -> TaskCheck<'r> {
+    pub fn result(self, expected: &T) -> TaskCheck<'r, T>
+    where
+        T: PartialEq + Debug,
+    {
+        self.result_as(expected)
+    }
+
+    /// Asserts the task's result, of type `U` (for a task named by name or [`TaskId`]).
+    #[track_caller]
+    pub fn result_as<U: PartialEq + Debug + 'static>(self, expected: &U) -> TaskCheck<'r, T> {
         let value = self.report.results[self.task as usize].as_ref();
-        match value.map(|value| value.downcast_ref::<T>()) {
+        match value.map(|value| value.downcast_ref::<U>()) {
             Some(Some(actual)) => assert!(
                 actual == expected,
                 "task `{}`: expected the result {expected:?}, but it was {actual:?}",
@@ -215,7 +240,7 @@ impl<'r> TaskCheck<'r> {
             Some(None) => panic!(
                 "task `{}`: expected a result of type `{}`, but its result has another type",
                 self.name(),
-                std::any::type_name::<T>()
+                std::any::type_name::<U>()
             ),
             None => panic!(
                 "task `{}`: expected the result {expected:?}, but it has none: {}",

@@ -58,6 +58,55 @@
 //!   terminal tasks; see [`Flow::set_reference_tasks`]).
 //! - **Report**: [`RunReport`] holds every state and typed result, and continues a paused run.
 //!
+//! # Testing flows
+//!
+//! A flow test is an ordinary `#[tokio::test]`; no server, database or harness.
+//!
+//! - Call a task's body directly with plain values: `add(2, 3).call().await` ([`TaskCall::call`]).
+//! - Give tasks an outcome up front or replace their body for one run, without changing
+//!   the flow: [`Flow::runner`] with [`RunBuilder::with_state`], [`RunBuilder::with_result`]
+//!   and [`RunBuilder::with_stub`] ([`Stub`]).
+//! - Assert concisely: [`RunReport::check`] (state, message, attempts, transitions, result,
+//!   by handle or name) and [`RunReport::check_flow`]; failures say what the run did.
+//!   [`RunReport`]'s `Display` is a stable table for snapshot tests (insta, expect-test).
+//! - Resume a paused run with [`RunReport::approve`] and [`RunReport::resume`].
+//! - Retries, timeouts and timed pauses wait on tokio's clock, so under paused time a
+//!   ten-minute retry delay takes no wall-clock time: annotate the test with
+//!   `#[tokio::test(start_paused = true)]` (tokio's `test-util` feature) and the runtime
+//!   jumps to the next timer whenever every task is waiting.
+//!
+//! ```
+//! use std::time::Duration;
+//! use flowcore::{Flow, StateKind::*, Stub, task};
+//!
+//! #[task(max_retries = 3, retry_delay = "10m")]
+//! async fn fetch(url: &'static str) -> Result<usize, std::io::Error> {
+//!     Ok(url.len())
+//! }
+//!
+//! #[tokio::test(start_paused = true)]
+//! # async fn _unused() {}
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! # fetch_retries_until_the_server_answers().await;
+//! # }
+//! async fn fetch_retries_until_the_server_answers() {
+//!     let mut flow = Flow::new("fetch");
+//!     let fetched = flow.add(fetch("https://example.com"));
+//!     let failures = std::sync::atomic::AtomicU32::new(0);
+//!     let failures = std::sync::Arc::new(failures);
+//!     let stub = Stub::from_fn(move || {
+//!         let failed = failures.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+//!         async move { if failed < 2 { Err("503".into()) } else { Ok(42) } }
+//!     });
+//!     let started = tokio::time::Instant::now();
+//!     let report = flow.runner().with_stub(fetched, stub).run().await.unwrap();
+//!     report.check(fetched).is(Success).attempts(3).result(&42);
+//!     // Two ten-minute delays, in no wall-clock time.
+//!     assert_eq!(started.elapsed(), Duration::from_secs(20 * 60));
+//! }
+//! ```
+//!
 //! # Differences from Prefect 1
 //!
 //! - A task retries as soon as its delay elapses, not on a later pass over the flow.
@@ -92,7 +141,7 @@ mod state;
 mod task;
 mod trigger;
 
-pub use crate::check::{TaskCheck, TaskRef};
+pub use crate::check::{TaskCheck, TaskRef, Untyped};
 pub use crate::context::{TaskContext, pause};
 pub use crate::error::{BoxError, BuildError, MissingInput, ResumeError};
 pub use crate::flow::Flow;

@@ -13,6 +13,7 @@ use std::pin::{Pin, pin};
 use std::time::Duration;
 
 use futures::FutureExt;
+use futures::future::Either;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
@@ -482,10 +483,12 @@ impl Attempts {
 
     fn spawn(&mut self, task: u32, attempt: impl Future<Output = Completion> + Send + 'static) {
         let sender = self.sender.clone();
-        let handle = tokio::spawn(async move {
+        // Combinators rather than an `async` block keep the spawned future small: a
+        // block would hold `attempt` twice (as captured and as awaited).
+        let handle = tokio::spawn(attempt.map(move |done| {
             // The receiver is gone only when the run was dropped; nobody is left to tell.
-            let _ = sender.send(Event::Done(attempt.await));
-        });
+            let _ = sender.send(Event::Done(done));
+        }));
         self.running[task as usize] = Some(handle.abort_handle());
         self.in_flight += 1;
     }
@@ -559,21 +562,28 @@ struct Attempt {
 
 impl Attempt {
     /// Runs the body with its context, catching a panic.
-    async fn run<F: Future<Output = Result<AnyValue, BoxError>>>(self, fut: F) -> Completion {
+    fn run<F>(self, fut: F) -> impl Future<Output = Completion> + Send + 'static
+    where
+        F: Future<Output = Result<AnyValue, BoxError>> + Send + 'static,
+    {
         let Attempt {
             task,
             run_count,
             context,
             span,
         } = self;
-        let body = pin!(context.scope(AssertUnwindSafe(fut).catch_unwind()));
-        let outcome = outcome(span.in_span(body).await);
-        Completion {
+        let body = context.scope(AssertUnwindSafe(fut).catch_unwind());
+        // Built from combinators, not an `async` block, so the future holds each part once.
+        let body = match span.0.as_deref() {
+            Some(enabled) => Either::Left(body.instrument(enabled.clone())),
+            None => Either::Right(body),
+        };
+        body.map(move |result| Completion {
             task,
             run_count,
-            outcome,
+            outcome: outcome(result),
             span,
-        }
+        })
     }
 
     /// Waits for the start time, then runs the body with its timeout.
