@@ -227,7 +227,7 @@ impl RunReport {
     /// # Cancel safety
     ///
     /// Dropping the future aborts the tasks that are running and leaves the report
-    /// showing them as `Running`; do not resume such a report again.
+    /// without tasks: the interrupted run cannot be continued.
     pub async fn resume(&mut self) {
         self.drive().await;
     }
