@@ -15,7 +15,8 @@ usage: flowcore-bench [options]
 options:
   --sizes LIST           task counts N (default 1000,10000,100000,1000000)
   --runtimes LIST        current, multi (default current,multi)
-  --systems LIST         flowcore, tokio, dagrs (default all three)
+  --systems LIST         flowcore, tokio, dagrs (default all three), and
+                         flowcore-tracing-off (flowcore under a subscriber that wants nothing)
   --workloads LIST       chain, fanout, layered (default all three)
   --repeat K             child processes per measurement; the median is shown (default 3)
   --max-dagrs-size N     skip dagrs above this N (default 100000)
@@ -156,7 +157,9 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
             }
             "--systems" => {
                 systems = Some(list(&value("--systems")?, |s| {
-                    System::parse(s).ok_or_else(|| unknown("system", s, "flowcore, tokio, dagrs"))
+                    System::parse(s).ok_or_else(|| {
+                        unknown("system", s, "flowcore, tokio, dagrs, flowcore-tracing-off")
+                    })
                 })?)
             }
             "--workloads" => {

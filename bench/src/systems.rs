@@ -18,6 +18,9 @@ pub(crate) enum System {
     Tokio,
     /// The dagrs crate's `Graph`.
     Dagrs,
+    /// flowcore with a tracing subscriber installed whose level filter is off: what tracing
+    /// costs a user whose subscriber wants none of flowcore's events. Not in the default set.
+    FlowcoreTracingOff,
 }
 
 impl System {
@@ -28,11 +31,15 @@ impl System {
             System::Flowcore => "flowcore",
             System::Tokio => "tokio",
             System::Dagrs => "dagrs",
+            System::FlowcoreTracingOff => "flowcore-tracing-off",
         }
     }
 
     pub(crate) fn parse(name: &str) -> Option<System> {
-        System::ALL.into_iter().find(|s| s.name() == name)
+        System::ALL
+            .into_iter()
+            .chain([System::FlowcoreTracingOff])
+            .find(|s| s.name() == name)
     }
 
     /// Builds `dag` in this system and runs it on the current tokio runtime.
@@ -41,6 +48,16 @@ impl System {
             System::Flowcore => flowcore_flow::run(dag).await,
             System::Tokio => baseline::run(dag).await,
             System::Dagrs => dagrs_graph::run(dag).await,
+            System::FlowcoreTracingOff => {
+                // Each measurement is a process of its own, so a global subscriber is fine,
+                // and unlike a scoped one it reaches the runtime's worker threads.
+                let subscriber = tracing_subscriber::fmt()
+                    .with_max_level(tracing_subscriber::filter::LevelFilter::OFF)
+                    .finish();
+                tracing::subscriber::set_global_default(subscriber)
+                    .map_err(|error| format!("installing the tracing subscriber: {error}"))?;
+                flowcore_flow::run(dag).await
+            }
         }
     }
 }
