@@ -99,7 +99,7 @@ impl<'f> RunBuilder<'f> {
         }
     }
 
-    /// The index of `task` in the flow, or an error naming `what` is wrong.
+    /// The index of `task` in the flow; a task of another flow is recorded as an error.
     fn index(&mut self, task: TaskId) -> Option<u32> {
         if task.flow == self.flow.data().id {
             Some(task.index)
@@ -119,10 +119,10 @@ impl<'f> RunBuilder<'f> {
     /// finished (Pending, Running, Retrying, Paused, ...).
     pub fn with_state(mut self, task: impl Into<TaskId>, state: State) -> RunBuilder<'f> {
         if let Some(index) = self.index(task.into()) {
-            let name = &self.flow.data().nodes[index as usize];
+            let node = &self.flow.data().nodes[index as usize];
             if !state.is_finished() {
                 self.errors.push(BuildError::Override {
-                    task: name.name.to_string(),
+                    task: node.name.to_string(),
                     problem: format!(
                         "a preset state must be finished, and {} is not",
                         state.kind()
@@ -130,7 +130,7 @@ impl<'f> RunBuilder<'f> {
                 });
                 return self;
             }
-            let value = name
+            let value = node
                 .task
                 .unit_output()
                 .filter(|_| state.kind() == StateKind::Success);

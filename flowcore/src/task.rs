@@ -196,27 +196,45 @@ fn read_optional<T: Clone + 'static>(value: Option<&(dyn Any + Send)>) -> Option
     Some(read_value(value))
 }
 
+/// An argument read from one upstream task, recording its edge.
+fn upstream<T>(
+    args: &mut Args,
+    name: &'static str,
+    upstream: TaskId,
+    read: fn(Option<&(dyn Any + Send)>) -> Option<T>,
+) -> Arg<T> {
+    let index = args.record(name, upstream);
+    Arg {
+        source: Source::Upstream { name, index, read },
+    }
+}
+
+/// An argument read from several upstream tasks, recording their edges.
+fn upstreams<T>(
+    args: &mut Args,
+    name: &'static str,
+    handles: impl Iterator<Item = TaskId>,
+    read: fn(&Values<'_>, &'static str, &[u32]) -> Result<T, MissingInput>,
+) -> Arg<T> {
+    let indices = handles.map(|id| args.record(name, id)).collect();
+    Arg {
+        source: Source::Upstreams {
+            name,
+            indices,
+            read,
+        },
+    }
+}
+
 impl<T: Clone + Send + Sync + 'static> IntoArg<T> for Handle<T> {
     fn into_arg(self, args: &mut Args, name: &'static str) -> Arg<T> {
-        Arg {
-            source: Source::Upstream {
-                name,
-                index: args.record(name, self.id),
-                read: read_value::<T>,
-            },
-        }
+        upstream(args, name, self.id, read_value::<T>)
     }
 }
 
 impl<T: Clone + Send + Sync + 'static> IntoArg<Option<T>> for Handle<T> {
     fn into_arg(self, args: &mut Args, name: &'static str) -> Arg<Option<T>> {
-        Arg {
-            source: Source::Upstream {
-                name,
-                index: args.record(name, self.id),
-                read: read_optional::<T>,
-            },
-        }
+        upstream(args, name, self.id, read_optional::<T>)
     }
 }
 
@@ -244,33 +262,19 @@ fn read_all_optional<T: Clone + 'static>(
 
 impl<T: Clone + Send + Sync + 'static> IntoArg<Vec<T>> for Vec<Handle<T>> {
     fn into_arg(self, args: &mut Args, name: &'static str) -> Arg<Vec<T>> {
-        let indices = self
-            .iter()
-            .map(|handle| args.record(name, handle.id))
-            .collect();
-        Arg {
-            source: Source::Upstreams {
-                name,
-                indices,
-                read: read_all::<T>,
-            },
-        }
+        upstreams(
+            args,
+            name,
+            self.iter().map(|handle| handle.id),
+            read_all::<T>,
+        )
     }
 }
 
 impl<T: Clone + Send + Sync + 'static> IntoArg<Vec<Option<T>>> for Vec<Handle<T>> {
     fn into_arg(self, args: &mut Args, name: &'static str) -> Arg<Vec<Option<T>>> {
-        let indices = self
-            .iter()
-            .map(|handle| args.record(name, handle.id))
-            .collect();
-        Arg {
-            source: Source::Upstreams {
-                name,
-                indices,
-                read: read_all_optional::<T>,
-            },
-        }
+        let ids = self.iter().map(|handle| handle.id);
+        upstreams(args, name, ids, read_all_optional::<T>)
     }
 }
 
