@@ -39,6 +39,25 @@ pub enum BuildError {
         /// What is wrong.
         problem: String,
     },
+    /// A task depends on a task of a block that runs after its own (a main task on an
+    /// `errors` or `finally` task, or an `errors` task on a `finally` task).
+    BlockOrder {
+        /// The task that holds the edge.
+        task: String,
+        /// Its block: `tasks`, `errors` or `finally`.
+        block: &'static str,
+        /// The upstream task.
+        upstream: String,
+        /// The upstream task's block.
+        upstream_block: &'static str,
+    },
+    /// A reference task is an `errors` or `finally` task; reference tasks are main tasks.
+    ReferenceOutsideMain {
+        /// The task.
+        task: String,
+        /// Its block.
+        block: &'static str,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -66,6 +85,19 @@ impl fmt::Display for BuildError {
             ),
             BuildError::EmptyName => write!(f, "a task name must not be empty"),
             BuildError::Override { task, problem } => write!(f, "task `{task}`: {problem}"),
+            BuildError::BlockOrder {
+                task,
+                block,
+                upstream,
+                upstream_block,
+            } => write!(
+                f,
+                "task `{task}` (in `{block}`) depends on `{upstream}` (in `{upstream_block}`), which runs after it; blocks run in the order tasks, errors, finally, and a task can only depend on its own block or an earlier one"
+            ),
+            BuildError::ReferenceOutsideMain { task, block } => write!(
+                f,
+                "task `{task}` is in `{block}` and cannot be a reference task; the flow's final state comes from its main tasks"
+            ),
         }
     }
 }

@@ -5,14 +5,16 @@ use std::collections::hash_map::Entry;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use rustc_hash::FxHashMap;
 
-use crate::error::BuildError;
+use crate::block::{Block, TaskFailure};
+use crate::error::{BuildError, MissingInput};
 use crate::graph::Graph;
 use crate::overrides::RunBuilder;
 use crate::report::RunReport;
-use crate::task::{Edge, ErasedTask, Handle, TaskCall, TaskId, TaskOptions};
+use crate::task::{Args, Edge, ErasedTask, Handle, TaskCall, TaskId, TaskOptions};
 
 static NEXT_FLOW_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -24,6 +26,7 @@ pub(crate) struct Node {
     pub(crate) task: Arc<dyn ErasedTask>,
     pub(crate) edges: Vec<Edge>,
     pub(crate) after: Vec<u32>,
+    pub(crate) block: Block,
 }
 
 #[derive(Clone)]
@@ -35,6 +38,10 @@ pub(crate) struct FlowData {
     name_suffixes: FxHashMap<Cow<'static, str>, u32>,
     errors: Vec<BuildError>,
     reference: Option<Vec<u32>>,
+    /// The task whose value is the list of failed main tasks, once asked for.
+    pub(crate) failures: Option<u32>,
+    /// How long a run may take before its unfinished tasks are cancelled.
+    pub(crate) timeout: Option<Duration>,
     /// Set when an edge points from a later task to an earlier one, so a cycle is possible.
     may_have_cycle: bool,
     graph: OnceLock<Result<Arc<Graph>, BuildError>>,
@@ -116,6 +123,8 @@ impl Flow {
                 name_suffixes: FxHashMap::default(),
                 errors: Vec::new(),
                 reference: None,
+                failures: None,
+                timeout: None,
                 may_have_cycle: false,
                 graph: OnceLock::new(),
             }),
@@ -148,6 +157,167 @@ impl Flow {
     /// The task's data edges are the handles bound to its arguments; its order-only edges
     /// come from [`TaskCall::after`] and [`Flow::add_edge`].
     pub fn add<T>(&mut self, call: TaskCall<T>) -> Handle<T> {
+        self.add_to(Block::Main, call)
+    }
+
+    /// Adds a task to the flow's `errors` block: tasks that run only when the main tasks
+    /// ended with a failure, after all of them finished (Kestra's `errors`).
+    ///
+    /// The main tasks' outcome is the flow's final-state rule applied to them: some
+    /// reference task failed (or the run timed out). When they did not fail, `errors`
+    /// tasks end `Skipped` without running. An `errors` task can read main tasks'
+    /// outputs (take them as `Option<T>`: the task that failed has none) and
+    /// [`Flow::failed_tasks`] to learn which tasks failed and why. The flow stays
+    /// `Failed` whatever the `errors` tasks do; their own failures are added to the
+    /// flow's message.
+    ///
+    /// Within the block, tasks depend on each other as usual, with their own triggers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowcore::{Flow, StateKind, TaskFailure, task};
+    ///
+    /// #[task]
+    /// async fn load() -> Result<u32, String> {
+    ///     Err("table is locked".to_string())
+    /// }
+    ///
+    /// #[task]
+    /// async fn alert(failures: Vec<TaskFailure>) -> String {
+    ///     failures.iter().map(|failure| failure.to_string()).collect()
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut flow = Flow::new("nightly");
+    /// flow.add(load());
+    /// let failures = flow.failed_tasks();
+    /// let alert = flow.add_errors(alert(failures));
+    /// let report = flow.run().await.unwrap();
+    /// assert_eq!(report.flow_state().kind(), StateKind::Failed);
+    /// assert_eq!(report.result(alert).unwrap(), "`load`: Failed: table is locked");
+    /// # }
+    /// ```
+    pub fn add_errors<T>(&mut self, call: TaskCall<T>) -> Handle<T> {
+        self.add_to(Block::Errors, call)
+    }
+
+    /// Adds a task to the flow's `finally` block: tasks that run after the main tasks and
+    /// the `errors` tasks have finished, whatever happened, also when the run timed out
+    /// or was cancelled (Kestra's `finally`). The flow is still running while they run.
+    ///
+    /// A `finally` task's failure is visible in the report and fails the flow, but never
+    /// hides the main outcome: a flow whose main tasks failed keeps their message, and
+    /// the `finally` failure is added to it.
+    ///
+    /// A `finally` task keeps its own trigger on its own upstream tasks: a clean-up task
+    /// that takes a resource from a main task runs when that task succeeded (use
+    /// `trigger = all_finished` and an `Option` argument to run in every case).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowcore::{Flow, StateKind, task};
+    ///
+    /// #[task]
+    /// async fn start_container() -> String {
+    ///     "redis-1".to_string()
+    /// }
+    ///
+    /// #[task]
+    /// async fn use_container(id: String) -> Result<(), String> {
+    ///     Err(format!("{id}: connection reset"))
+    /// }
+    ///
+    /// #[task]
+    /// async fn stop_container(id: String) -> String {
+    ///     format!("stopped {id}")
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut flow = Flow::new("redis");
+    /// let id = flow.add(start_container());
+    /// flow.add(use_container(id));
+    /// let stop = flow.add_finally(stop_container(id));
+    /// let report = flow.run().await.unwrap();
+    /// assert_eq!(report.result(stop).unwrap(), "stopped redis-1");
+    /// assert_eq!(report.flow_state().kind(), StateKind::Failed);
+    /// # }
+    /// ```
+    pub fn add_finally<T>(&mut self, call: TaskCall<T>) -> Handle<T> {
+        self.add_to(Block::Finally, call)
+    }
+
+    /// The main tasks that did not succeed, for `errors` and `finally` tasks: pass the
+    /// handle as an argument of type `Vec<TaskFailure>`. Its value is known once the main
+    /// tasks have finished: the failed ones in the order they were added, with their
+    /// states (and, after a timeout or cancellation, the cancelled ones). It is empty
+    /// when every main task succeeded.
+    ///
+    /// The flow shows it as a task named `failed_tasks`; calling this again returns the
+    /// same handle.
+    ///
+    /// # Examples
+    ///
+    /// See [`Flow::add_errors`].
+    pub fn failed_tasks(&mut self) -> Handle<Vec<TaskFailure>> {
+        if let Some(index) = self.data.failures {
+            return Handle::new(TaskId {
+                flow: self.data.id,
+                index,
+            });
+        }
+        let call: TaskCall<Vec<TaskFailure>> =
+            TaskCall::from_fn("failed_tasks", Args::new(), |_values| {
+                // The runner gives this task its value; it never runs a body.
+                Err::<std::future::Ready<_>, _>(MissingInput {
+                    task: "failed_tasks".to_string(),
+                    argument: "failed_tasks",
+                    upstream: None,
+                })
+            });
+        let handle = self.add_to(Block::Errors, call);
+        self.data_mut().failures = Some(handle.id().index);
+        handle
+    }
+
+    /// Limits how long a run may take. When the time is up, the main tasks (or the
+    /// `errors` tasks, if they are running) that have not finished are stopped and end
+    /// `Cancelled`, the flow ends `TimedOut`, the `errors` tasks run (a timeout is a
+    /// failure) and then the `finally` tasks, which the limit does not cover (give them
+    /// their own [`TaskCall::timeout`]).
+    ///
+    /// The time counts from the start of the run; while the run is paused for approval
+    /// nothing runs, and the limit applies again when it is resumed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flowcore::{Flow, StateKind, task};
+    ///
+    /// #[task]
+    /// async fn slow() {
+    ///     tokio::time::sleep(Duration::from_secs(3600)).await;
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let mut flow = Flow::new("bounded");
+    /// let slow = flow.add(slow());
+    /// flow.set_timeout(Duration::from_secs(60));
+    /// let report = flow.run().await.unwrap();
+    /// assert_eq!(report.state(slow).kind(), StateKind::Cancelled);
+    /// assert_eq!(report.flow_state().kind(), StateKind::TimedOut);
+    /// # }
+    /// ```
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.data_mut().timeout = Some(timeout);
+    }
+
+    fn add_to<T>(&mut self, block: Block, call: TaskCall<T>) -> Handle<T> {
         let data = self.data_mut();
         let index = data.nodes.len() as u32;
         let id = TaskId {
@@ -186,6 +356,7 @@ impl Flow {
                 call.edges
             },
             after,
+            block,
         });
         Handle::new(id)
     }

@@ -1,5 +1,6 @@
 //! The validated graph of a flow: upstream and downstream adjacency, cycle detection, terminal tasks.
 
+use crate::block::Block;
 use crate::error::BuildError;
 use crate::flow::Node;
 
@@ -24,8 +25,11 @@ pub(crate) struct Graph {
     pub(crate) upstream: Adjacency,
     /// Each task's distinct downstream tasks.
     pub(crate) downstream: Adjacency,
-    /// The tasks whose states decide the flow's final state.
+    /// The tasks whose states decide the flow's final state: main tasks only.
     pub(crate) reference: Vec<u32>,
+    /// The tasks of the `errors` and `finally` blocks, in the order they were added.
+    pub(crate) errors: Vec<u32>,
+    pub(crate) finally: Vec<u32>,
 }
 
 impl Graph {
@@ -58,6 +62,17 @@ impl Graph {
             start.push(items.len() as u32);
         }
         let upstream = Adjacency { start, items };
+        let (mut errors, mut finally) = (Vec::new(), Vec::new());
+        for (task, node) in nodes.iter().enumerate() {
+            match node.block {
+                Block::Main => continue,
+                Block::Errors => errors.push(task as u32),
+                Block::Finally => finally.push(task as u32),
+            }
+        }
+        if !errors.is_empty() || !finally.is_empty() {
+            check_block_order(nodes, &upstream)?;
+        }
 
         let mut down_start = Vec::with_capacity(n_tasks + 1);
         let mut total = 0u32;
@@ -85,17 +100,56 @@ impl Graph {
         }
 
         let reference = match reference {
-            Some(reference) => reference.to_vec(),
+            Some(reference) => {
+                if let Some(&task) = reference
+                    .iter()
+                    .find(|&&task| nodes[task as usize].block != Block::Main)
+                {
+                    let node = &nodes[task as usize];
+                    return Err(BuildError::ReferenceOutsideMain {
+                        task: node.name.to_string(),
+                        block: node.block.name(),
+                    });
+                }
+                reference.to_vec()
+            }
+            // The terminal main tasks: an edge into `errors` or `finally` does not count.
             None => (0..n_tasks as u32)
-                .filter(|&task| downstream.of(task).is_empty())
+                .filter(|&task| {
+                    nodes[task as usize].block == Block::Main
+                        && downstream
+                            .of(task)
+                            .iter()
+                            .all(|&down| nodes[down as usize].block != Block::Main)
+                })
                 .collect(),
         };
         Ok(Graph {
             upstream,
             downstream,
             reference,
+            errors,
+            finally,
         })
     }
+}
+
+/// Every edge points into the same block or a later one.
+fn check_block_order(nodes: &[Node], upstream: &Adjacency) -> Result<(), BuildError> {
+    for (task, node) in nodes.iter().enumerate() {
+        for &up in upstream.of(task as u32) {
+            let up = &nodes[up as usize];
+            if up.block > node.block {
+                return Err(BuildError::BlockOrder {
+                    task: node.name.to_string(),
+                    block: node.block.name(),
+                    upstream: up.name.to_string(),
+                    upstream_block: up.block.name(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Kahn's algorithm; on a cycle, names the tasks of one cycle in order.

@@ -56,6 +56,14 @@
 //! - **Signal**: a body ends itself as SUCCESS, FAIL, RETRY, SKIP or PAUSE ([`Signal`]).
 //! - **Reference tasks**: the tasks whose states decide the flow's state (default: the
 //!   terminal tasks; see [`Flow::set_reference_tasks`]).
+//! - **Blocks**: a flow runs its main tasks, then its `errors` tasks only if the main
+//!   tasks failed ([`Flow::add_errors`], with [`Flow::failed_tasks`]), then its `finally`
+//!   tasks whatever happened ([`Flow::add_finally`]), also after a time limit
+//!   ([`Flow::set_timeout`]) or a cancellation ([`RunBuilder::cancel_on`]). Unfinished
+//!   tasks of an interrupted run end `Cancelled`. The flow's state is the main tasks'
+//!   outcome; a failed `errors` or `finally` task fails it too, and is added to the
+//!   message rather than replacing it. [`TaskCall::allow_failure`] lets a task fail as a
+//!   `Warning` that fails neither its downstream tasks nor the flow.
 //! - **Report**: [`RunReport`] holds every state and typed result, and continues a paused run.
 //!
 //! # Testing flows
@@ -125,6 +133,7 @@
 
 #![doc(test(attr(deny(warnings))))]
 
+mod block;
 mod check;
 mod context;
 mod error;
@@ -141,6 +150,7 @@ mod state;
 mod task;
 mod trigger;
 
+pub use crate::block::TaskFailure;
 pub use crate::check::{TaskCheck, TaskRef, Untyped};
 pub use crate::context::{TaskContext, pause};
 pub use crate::error::{BoxError, BuildError, MissingInput, ResumeError};
@@ -151,6 +161,8 @@ pub use crate::signal::{Signal, SignalKind};
 pub use crate::state::{State, StateKind};
 pub use crate::task::{Arg, Args, Handle, IntoArg, Task, TaskCall, TaskFuture, TaskId, Values};
 pub use crate::trigger::{CustomTrigger, Threshold, Trigger, Verdict};
+/// The token that cancels a run: see [`RunBuilder::cancel_on`].
+pub use tokio_util::sync::CancellationToken;
 
 #[cfg(feature = "macros")]
 #[doc(inline)]

@@ -4,6 +4,9 @@ use std::any::Any;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
 
 use rustc_hash::FxHashMap;
 
@@ -22,8 +25,9 @@ pub(crate) struct Overrides {
     pub(crate) stubs: FxHashMap<u32, Arc<dyn ErasedTask>>,
 }
 
-/// A run of a flow with some tasks given their outcome up front or their body replaced,
-/// made by [`Flow::runner`]. The flow itself is not changed.
+/// A run of a flow with run options (a time limit, a cancellation token) and, for tests,
+/// some tasks given their outcome up front or their body replaced; made by
+/// [`Flow::runner`]. The flow itself is not changed.
 ///
 /// A task given a state keeps it and does not run (Prefect's `task_states`), once its
 /// upstream tasks have finished; downstream tasks see it like any other state. A stubbed
@@ -78,6 +82,8 @@ pub struct RunBuilder<'f> {
     flow: &'f Flow,
     overrides: Overrides,
     errors: Vec<BuildError>,
+    timeout: Option<Duration>,
+    cancel: Option<CancellationToken>,
 }
 
 impl std::fmt::Debug for RunBuilder<'_> {
@@ -96,7 +102,62 @@ impl<'f> RunBuilder<'f> {
             flow,
             overrides: Overrides::default(),
             errors: Vec::new(),
+            timeout: flow.data().timeout,
+            cancel: None,
         }
+    }
+
+    /// Limits this run's duration, instead of the flow's [`Flow::set_timeout`], with the
+    /// same effect: unfinished tasks end `Cancelled`, the flow `TimedOut`, and `errors`
+    /// and `finally` still run.
+    pub fn timeout(mut self, timeout: Duration) -> RunBuilder<'f> {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Cancels the run when `token` is cancelled: running and waiting tasks (main and
+    /// `errors`) are stopped and end `Cancelled`, the `finally` tasks run, and the flow
+    /// ends `Cancelled`. Once the `finally` tasks have started, the token is not watched.
+    ///
+    /// Dropping the run's future instead stops everything at once, `finally` included.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flowcore::{CancellationToken, Flow, StateKind, task};
+    ///
+    /// #[task]
+    /// async fn wait_for_data() {
+    ///     std::future::pending::<()>().await;
+    /// }
+    ///
+    /// #[task]
+    /// async fn release_lock() -> &'static str {
+    ///     "released"
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let mut flow = Flow::new("cancellable");
+    /// let wait = flow.add(wait_for_data());
+    /// let release = flow.add_finally(release_lock());
+    ///
+    /// let token = CancellationToken::new();
+    /// let canceller = token.clone();
+    /// tokio::spawn(async move {
+    ///     tokio::time::sleep(Duration::from_secs(5)).await;
+    ///     canceller.cancel();
+    /// });
+    /// let report = flow.runner().cancel_on(token).run().await.unwrap();
+    /// assert_eq!(report.state(wait).kind(), StateKind::Cancelled);
+    /// assert_eq!(report.result(release), Some(&"released"));
+    /// assert_eq!(report.flow_state().kind(), StateKind::Cancelled);
+    /// # }
+    /// ```
+    pub fn cancel_on(mut self, token: CancellationToken) -> RunBuilder<'f> {
+        self.cancel = Some(token);
+        self
     }
 
     /// The index of `task` in the flow; a task of another flow is recorded as an error.
@@ -179,6 +240,8 @@ impl<'f> RunBuilder<'f> {
             return Err(error);
         }
         let mut report = RunReport::new(self.flow.shared(), graph);
+        report.timeout = self.timeout;
+        report.cancel = self.cancel;
         if !self.overrides.states.is_empty() || !self.overrides.stubs.is_empty() {
             report.overrides = Some(Box::new(self.overrides));
         }

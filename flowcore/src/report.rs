@@ -2,7 +2,12 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::block::Block;
 use crate::error::ResumeError;
 use crate::flow::FlowData;
 use crate::graph::Graph;
@@ -59,6 +64,20 @@ pub struct RunReport {
     /// Tasks whose upstream tasks have all finished and that wait to be decided.
     pub(crate) ready: Vec<u32>,
     pub(crate) n_unfinished: usize,
+    /// Unfinished tasks per block (main, `errors`, `finally`).
+    pub(crate) block_unfinished: [u32; 3],
+    /// The block that runs now; the later ones wait for it to finish.
+    pub(crate) phase: Block,
+    /// The main tasks' outcome, once they have all finished.
+    pub(crate) main_outcome: Option<State>,
+    /// The flow's state when the run timed out or was cancelled.
+    pub(crate) interrupted: Option<State>,
+    /// The run's time limit, and when it ends (set when the run starts).
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) cancel: Option<CancellationToken>,
+    /// How many tasks ended `Warning` (failed, as allowed).
+    pub(crate) n_warnings: usize,
     pub(crate) flow_state: State,
     /// Every state change of the run, in order: the task and the state it entered.
     pub(crate) log: Vec<(u32, StateKind)>,
@@ -69,8 +88,14 @@ pub struct RunReport {
 impl RunReport {
     pub(crate) fn new(flow: Arc<FlowData>, graph: Arc<Graph>) -> RunReport {
         let n_tasks = flow.nodes.len();
+        let mut block_unfinished = [0u32; 3];
+        // Tasks of `errors` and `finally` wait for one more thing: their block's turn.
         let remaining: Vec<u32> = (0..n_tasks as u32)
-            .map(|task| graph.upstream.of(task).len() as u32)
+            .map(|task| {
+                let block = flow.nodes[task as usize].block;
+                block_unfinished[block as usize] += 1;
+                graph.upstream.of(task).len() as u32 + u32::from(block != Block::Main)
+            })
             .collect();
         let ready = (0..n_tasks as u32)
             .rev()
@@ -85,6 +110,14 @@ impl RunReport {
             flags: vec![0; n_tasks],
             ready,
             n_unfinished: n_tasks,
+            block_unfinished,
+            phase: Block::Main,
+            main_outcome: None,
+            interrupted: None,
+            timeout: flow.timeout,
+            deadline: None,
+            cancel: None,
+            n_warnings: 0,
             flow_state: State::pending(),
             log: Vec::with_capacity(n_tasks * 2),
             overrides: None,
@@ -104,14 +137,24 @@ impl RunReport {
             flags: Vec::new(),
             ready: Vec::new(),
             n_unfinished: 0,
+            block_unfinished: [0; 3],
+            phase: Block::Main,
+            main_outcome: None,
+            interrupted: None,
+            timeout: None,
+            deadline: None,
+            cancel: None,
+            n_warnings: 0,
             flow_state: State::pending(),
             log: Vec::new(),
             overrides: None,
         }
     }
 
-    /// The flow's state: `Success` or `Failed` by the reference tasks once every task
-    /// finished, or `Paused` when tasks wait for approval.
+    /// The flow's state once the run returned: by the reference tasks when every task
+    /// finished (`Success` or `Failed`; `Warning` when tasks failed as allowed; `Failed`
+    /// also when an `errors` or `finally` task failed), `TimedOut` or `Cancelled` when
+    /// the run was interrupted, or `Paused` when tasks wait for approval.
     pub fn flow_state(&self) -> &State {
         &self.flow_state
     }

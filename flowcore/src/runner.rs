@@ -16,13 +16,15 @@ use futures::FutureExt;
 use futures::future::Either;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
+use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, Span};
 
+use crate::block::{Block, TaskFailure};
 use crate::context::TaskContext;
 use crate::error::{BoxError, MissingInput};
 use crate::pipeline;
-use crate::reference::final_state;
+use crate::reference::{final_state, with_blocks};
 use crate::report::{PAUSED_BY_BODY, RESUMED, RunReport};
 use crate::signal::{Signal, SignalKind};
 use crate::state::{State, StateKind};
@@ -59,6 +61,19 @@ struct Completion {
 
 const SUCCEEDED: State = State::fixed(StateKind::Success, "Task run succeeded.");
 const STARTING: State = State::fixed(StateKind::Running, "Starting task run.");
+const ERRORS_NOT_RUN: State = State::fixed(
+    StateKind::Skipped,
+    "Not run: `errors` tasks run only when the main tasks failed.",
+);
+const FAILURES_LISTED: State =
+    State::fixed(StateKind::Success, "Listed the main tasks that failed.");
+
+/// Why a run stopped before its tasks finished.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Interrupt {
+    TimedOut,
+    Cancelled,
+}
 
 impl RunReport {
     /// Runs until no task can make progress.
@@ -91,11 +106,38 @@ impl RunReport {
         self.flow_state = State::fixed(StateKind::Running, "Running flow.");
         tracing::info!(state = "Running", "flow state changed");
         let mut attempts = Attempts::new(self.states.len());
+        if self.phase == Block::Main && self.block_unfinished[Block::Main as usize] == 0 {
+            self.advance();
+        }
+        if self.deadline.is_none()
+            && let Some(timeout) = self.timeout
+        {
+            self.deadline = Some(Instant::now() + timeout);
+        }
+        let mut timer = self
+            .deadline
+            .map(|deadline| Box::pin(tokio::time::sleep_until(deadline)));
         loop {
             while let Some(task) = self.ready.pop() {
                 self.decide(task, &mut attempts);
             }
-            match attempts.next().await {
+            let interruptible = self.interrupted.is_none()
+                && self.phase != Block::Finally
+                && (timer.is_some() || self.cancel.is_some());
+            let event = if interruptible {
+                let cancel = self.cancel.clone();
+                match next_or_interrupt(&mut attempts, &mut timer, cancel.as_ref()).await {
+                    Either::Left(event) => event,
+                    Either::Right(interrupt) => {
+                        timer = None;
+                        self.interrupt(interrupt, &mut attempts);
+                        continue;
+                    }
+                }
+            } else {
+                attempts.next().await
+            };
+            match event {
                 Some(Event::Done(done)) => self.complete(done, &mut attempts),
                 Some(Event::Started {
                     task,
@@ -121,16 +163,44 @@ impl RunReport {
         }
     }
 
+    /// The main tasks' outcome: how the run was interrupted, or the reference tasks' verdict.
+    fn main_outcome(&self) -> State {
+        if let Some(interrupted) = &self.interrupted {
+            return interrupted.clone();
+        }
+        let states = &self.states;
+        let nodes = &self.flow.nodes;
+        final_state(
+            self.graph
+                .reference
+                .iter()
+                .map(|&task| (&*nodes[task as usize].name, &states[task as usize])),
+        )
+    }
+
     fn final_flow_state(&self) -> State {
         if self.n_unfinished == 0 {
-            let states = &self.states;
-            let nodes = &self.flow.nodes;
-            return final_state(
-                self.graph
-                    .reference
-                    .iter()
-                    .map(|&task| (&*nodes[task as usize].name, &states[task as usize])),
-            );
+            let main = match (&self.interrupted, &self.main_outcome) {
+                (Some(interrupted), _) => interrupted.clone(),
+                (None, Some(main)) => main.clone(),
+                (None, None) => self.main_outcome(),
+            };
+            let (nodes, states) = (&self.flow.nodes, &self.states);
+            let failed_after = self
+                .graph
+                .errors
+                .iter()
+                .chain(&self.graph.finally)
+                .map(|&task| (&nodes[task as usize], &states[task as usize]))
+                .filter(|(_, state)| state.is_failed())
+                .map(|(node, state)| (&*node.name, node.block, state.kind()));
+            let warnings = nodes
+                .iter()
+                .zip(states)
+                .take(if self.n_warnings > 0 { nodes.len() } else { 0 })
+                .filter(|(_, state)| state.kind() == StateKind::Warning)
+                .map(|(node, _)| &*node.name);
+            return with_blocks(main, failed_after, warnings);
         }
         let mut message = String::from("Waiting for approval of");
         let paused = self.task_states().filter(|(_, state)| state.is_paused());
@@ -146,6 +216,10 @@ impl RunReport {
     /// Decides a task whose upstream tasks have all finished (or that was approved).
     fn decide(&mut self, task: u32, attempts: &mut Attempts) {
         let idx = task as usize;
+        if self.states[idx].is_finished() {
+            // Cancelled while it waited to be decided.
+            return;
+        }
         let node = &self.flow.nodes[idx];
         let span = TaskSpan::new(tracing::info_span!("task_run", task = %node.name));
         if let Some(overrides) = &mut self.overrides
@@ -153,6 +227,17 @@ impl RunReport {
         {
             self.finish(task, state, value, &span);
             return;
+        }
+        if node.block == Block::Errors {
+            if self.flow.failures == Some(task) {
+                let failures = self.failures();
+                self.finish(task, FAILURES_LISTED, Some(Box::new(failures)), &span);
+                return;
+            }
+            if !self.main_outcome.as_ref().is_some_and(State::is_failed) {
+                self.finish(task, ERRORS_NOT_RUN, None, &span);
+                return;
+            }
         }
         let flags = self.flags[idx];
         if flags & PAUSED_BY_BODY != 0 {
@@ -416,10 +501,17 @@ impl RunReport {
         self.states[task as usize] = state;
     }
 
-    /// Records a finished state and readies the downstream tasks whose last upstream this was.
-    fn finish(&mut self, task: u32, state: State, value: Option<AnyValue>, span: &TaskSpan) {
+    /// Records a finished state and readies the downstream tasks whose last upstream this
+    /// was; the last task of the running block opens the next block.
+    fn finish(&mut self, task: u32, mut state: State, value: Option<AnyValue>, span: &TaskSpan) {
         debug_assert!(state.is_finished());
         let idx = task as usize;
+        let node = &self.flow.nodes[idx];
+        let block = node.block;
+        if state.is_failed() && node.options.allow_failure {
+            state = allowed_failure(state);
+            self.n_warnings += 1;
+        }
         self.set_state(task, state, span);
         self.results[idx] = value;
         self.n_unfinished -= 1;
@@ -430,6 +522,162 @@ impl RunReport {
                 self.ready.push(down);
             }
         }
+        let unfinished = &mut self.block_unfinished[block as usize];
+        *unfinished -= 1;
+        if *unfinished == 0 && block == self.phase {
+            self.advance();
+        }
+    }
+
+    /// Opens the blocks after the one that just finished: `errors` once the main tasks
+    /// are done (its tasks run only if the main outcome is a failure), then `finally`.
+    fn advance(&mut self) {
+        while self.block_unfinished[self.phase as usize] == 0 {
+            let Some(next) = self.phase.next() else {
+                return;
+            };
+            if self.phase == Block::Main {
+                self.main_outcome = Some(self.main_outcome());
+            }
+            self.phase = next;
+            let graph = self.graph.clone();
+            let tasks = match next {
+                Block::Errors => &graph.errors,
+                _ => &graph.finally,
+            };
+            // The ready list is a stack: push in reverse so tasks start in the order added.
+            for &task in tasks.iter().rev() {
+                let remaining = &mut self.remaining[task as usize];
+                *remaining -= 1;
+                if *remaining == 0 {
+                    self.ready.push(task);
+                }
+            }
+        }
+    }
+
+    /// The main tasks that did not succeed, in the order they were added.
+    fn failures(&self) -> Vec<TaskFailure> {
+        self.flow
+            .nodes
+            .iter()
+            .zip(&self.states)
+            .filter(|(node, state)| {
+                node.block == Block::Main
+                    && (state.is_failed() || state.kind() == StateKind::Cancelled)
+            })
+            .map(|(node, state)| TaskFailure {
+                task: node.name.to_string(),
+                state: state.clone(),
+            })
+            .collect()
+    }
+
+    /// Stops the run's unfinished work: after a timeout, the block that runs (main tasks
+    /// or `errors`); after a cancellation, everything but `finally`. Their tasks end
+    /// `Cancelled` and the next blocks open.
+    fn interrupt(&mut self, interrupt: Interrupt, attempts: &mut Attempts) {
+        let (cancelled, last_block) = match interrupt {
+            Interrupt::TimedOut => (
+                State::fixed(
+                    StateKind::Cancelled,
+                    "The flow run timed out before this task finished.",
+                ),
+                self.phase,
+            ),
+            Interrupt::Cancelled => (
+                State::fixed(
+                    StateKind::Cancelled,
+                    "The flow run was cancelled before this task finished.",
+                ),
+                Block::Errors,
+            ),
+        };
+        let to_cancel: Vec<u32> = (0..self.states.len() as u32)
+            .filter(|&task| {
+                self.flow.nodes[task as usize].block <= last_block
+                    && !self.states[task as usize].is_finished()
+            })
+            .collect();
+        let mut flow_state = match (interrupt, self.timeout) {
+            (Interrupt::TimedOut, Some(limit)) => State::new(
+                StateKind::TimedOut,
+                format!("Flow run timed out after {limit:?}"),
+            ),
+            (Interrupt::TimedOut, None) => State::new(StateKind::TimedOut, "Flow run timed out"),
+            (Interrupt::Cancelled, _) => State::new(StateKind::Cancelled, "Flow run was cancelled"),
+        };
+        // Interrupted while `errors` ran: the main tasks' outcome comes first.
+        let main = self.main_outcome.as_ref().map_or("", State::message);
+        let message = format!(
+            "{main}{}{}; {} unfinished task{} cancelled.",
+            if main.is_empty() { "" } else { " " },
+            flow_state.message(),
+            to_cancel.len(),
+            if to_cancel.len() == 1 {
+                " was"
+            } else {
+                "s were"
+            }
+        );
+        flow_state = State::new(flow_state.kind(), message);
+        tracing::warn!(
+            state = flow_state.kind().as_str(),
+            reason = flow_state.message(),
+            "flow run interrupted"
+        );
+        self.interrupted = Some(flow_state);
+        for task in to_cancel {
+            attempts.abort(task);
+            let run_count = self.states[task as usize].run_count();
+            let span = TaskSpan::new(tracing::info_span!(
+                "task_run",
+                task = %self.flow.nodes[task as usize].name
+            ));
+            self.finish(
+                task,
+                cancelled.clone().with_run_count(run_count),
+                None,
+                &span,
+            );
+        }
+    }
+}
+
+/// A failed state turned `Warning`, for a task allowed to fail.
+fn allowed_failure(failed: State) -> State {
+    let message = format!("{}: {} (failure allowed)", failed.kind(), failed.message());
+    State::new(StateKind::Warning, message).with_run_count(failed.run_count())
+}
+
+/// The next attempt event, or an interruption: the time limit elapsed or the run was
+/// cancelled. Events come first when both are ready.
+async fn next_or_interrupt(
+    attempts: &mut Attempts,
+    timer: &mut Option<Pin<Box<Sleep>>>,
+    cancel: Option<&CancellationToken>,
+) -> Either<Option<Event>, Interrupt> {
+    let timed_out = async {
+        match timer {
+            Some(timer) => timer.as_mut().await,
+            None => std::future::pending().await,
+        }
+    };
+    let cancelled = async {
+        match cancel {
+            Some(cancel) => cancel.cancelled().await,
+            None => std::future::pending().await,
+        }
+    };
+    let interrupted = async {
+        match futures::future::select(pin!(timed_out), pin!(cancelled)).await {
+            Either::Left(_) => Interrupt::TimedOut,
+            Either::Right(_) => Interrupt::Cancelled,
+        }
+    };
+    match futures::future::select(pin!(attempts.next()), pin!(interrupted)).await {
+        Either::Left((event, _)) => Either::Left(event),
+        Either::Right((interrupt, _)) => Either::Right(interrupt),
     }
 }
 
@@ -495,16 +743,35 @@ impl Attempts {
 
     /// The next event of an attempt, or `None` when none is running.
     async fn next(&mut self) -> Option<Event> {
-        if self.in_flight == 0 {
-            return None;
+        loop {
+            if self.in_flight == 0 {
+                return None;
+            }
+            // This holds a sender, so the channel stays open while attempts are in flight.
+            let event = self.receiver.recv().await?;
+            let task = match &event {
+                Event::Done(done) => done.task,
+                Event::Started { task, .. } => *task,
+            };
+            let running = &mut self.running[task as usize];
+            if running.is_none() {
+                // Sent by an attempt that was aborted after it sent this.
+                continue;
+            }
+            if let Event::Done(_) = &event {
+                self.in_flight -= 1;
+                *running = None;
+            }
+            return Some(event);
         }
-        // This holds a sender, so the channel stays open while attempts are in flight.
-        let event = self.receiver.recv().await?;
-        if let Event::Done(done) = &event {
+    }
+
+    /// Aborts the running attempt of `task`, if any; its events are ignored from now on.
+    fn abort(&mut self, task: u32) {
+        if let Some(handle) = self.running[task as usize].take() {
+            handle.abort();
             self.in_flight -= 1;
-            self.running[done.task as usize] = None;
         }
-        Some(event)
     }
 }
 

@@ -10,11 +10,13 @@ use tokio::time::Instant;
 /// The classification follows Prefect 1: `Skipped` is a success,
 /// `TriggerFailed` and `TimedOut` are failures, `Cancelled` is finished but
 /// neither successful nor failed, and the waiting kinds are not finished.
+/// `Warning` is flowcore's own: a failure the task was allowed to have
+/// ([`TaskCall::allow_failure`](crate::TaskCall::allow_failure)), which counts as a success.
 ///
 /// | kind | finished | successful | failed |
 /// |---|---|---|---|
 /// | `Pending`, `Scheduled`, `Retrying`, `Running`, `Paused` | no | no | no |
-/// | `Success`, `Skipped` | yes | yes | no |
+/// | `Success`, `Skipped`, `Warning` | yes | yes | no |
 /// | `Failed`, `TriggerFailed`, `TimedOut` | yes | no | yes |
 /// | `Cancelled` | yes | no | no |
 #[non_exhaustive]
@@ -40,8 +42,12 @@ pub enum StateKind {
     TriggerFailed,
     /// The attempt ran longer than the task's timeout; a kind of failure.
     TimedOut,
-    /// Stopped from outside; finished, neither successful nor failed.
+    /// Stopped from outside (the run was cancelled or timed out); finished, neither
+    /// successful nor failed.
     Cancelled,
+    /// Failed, but the task was allowed to fail: its downstream tasks and the flow treat
+    /// it as a success, and the message says how it failed.
+    Warning,
 }
 
 impl StateKind {
@@ -59,6 +65,7 @@ impl StateKind {
             StateKind::TriggerFailed => "TriggerFailed",
             StateKind::TimedOut => "TimedOut",
             StateKind::Cancelled => "Cancelled",
+            StateKind::Warning => "Warning",
         }
     }
 
@@ -72,12 +79,16 @@ impl StateKind {
                 | StateKind::TriggerFailed
                 | StateKind::TimedOut
                 | StateKind::Cancelled
+                | StateKind::Warning
         )
     }
 
-    /// Whether this is a success (`Success` or `Skipped`).
+    /// Whether this is a success (`Success`, `Skipped` or `Warning`).
     pub const fn is_successful(self) -> bool {
-        matches!(self, StateKind::Success | StateKind::Skipped)
+        matches!(
+            self,
+            StateKind::Success | StateKind::Skipped | StateKind::Warning
+        )
     }
 
     /// Whether this is a failure (`Failed`, `TriggerFailed` or `TimedOut`).

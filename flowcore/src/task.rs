@@ -392,6 +392,7 @@ pub(crate) struct TaskOptions {
     pub(crate) timeout: Option<Duration>,
     pub(crate) trigger: Trigger,
     pub(crate) skip_on_upstream_skip: bool,
+    pub(crate) allow_failure: bool,
 }
 
 impl Default for TaskOptions {
@@ -402,6 +403,7 @@ impl Default for TaskOptions {
             timeout: None,
             trigger: Trigger::AllSuccessful,
             skip_on_upstream_skip: true,
+            allow_failure: false,
         }
     }
 }
@@ -663,6 +665,46 @@ impl<T> TaskCall<T> {
     /// Whether a skipped upstream task skips this one before its trigger is asked (default true).
     pub fn skip_on_upstream_skip(mut self, skip: bool) -> TaskCall<T> {
         self.options.skip_on_upstream_skip = skip;
+        self
+    }
+
+    /// Lets the task fail without failing the flow: a failed end (`Failed`, `TimedOut`,
+    /// `TriggerFailed`) becomes [`Warning`](crate::StateKind::Warning), which downstream
+    /// tasks and the flow's final state count as a success, and whose message says how
+    /// the task failed (Kestra's `allowFailure`).
+    ///
+    /// The task has no result then, so a downstream task that reads it needs an
+    /// `Option<T>` argument (or it fails with [`MissingInput`]). Retries happen first, as
+    /// usual: only the last attempt's failure is allowed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowcore::{Flow, StateKind, task};
+    ///
+    /// #[task]
+    /// async fn refresh_cache() -> Result<(), String> {
+    ///     Err("cache server unreachable".to_string())
+    /// }
+    ///
+    /// #[task]
+    /// async fn publish() -> &'static str {
+    ///     "published"
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut flow = Flow::new("allow-failure");
+    /// let refresh = flow.add(refresh_cache().allow_failure());
+    /// let publish = flow.add(publish().after(refresh));
+    /// let report = flow.run().await.unwrap();
+    /// assert_eq!(report.state(refresh).kind(), StateKind::Warning);
+    /// assert_eq!(report.result(publish), Some(&"published"));
+    /// assert_eq!(report.flow_state().kind(), StateKind::Warning);
+    /// # }
+    /// ```
+    pub fn allow_failure(mut self) -> TaskCall<T> {
+        self.options.allow_failure = true;
         self
     }
 

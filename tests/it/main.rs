@@ -1,5 +1,6 @@
 //! Integration tests of flowcore through its public API: one binary, a module per feature.
 
+mod blocks;
 mod build_errors;
 mod concurrency;
 mod pause;
