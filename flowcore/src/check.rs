@@ -54,7 +54,7 @@ impl TaskRef for &str {
 
     #[track_caller]
     fn index_in(&self, report: &RunReport) -> u32 {
-        match report.flow.index_of(self) {
+        match report.slot_named(self) {
             Some(index) => index,
             None => panic!("flow `{}` has no task named `{self}`", report.flow.name),
         }
@@ -139,8 +139,8 @@ impl<T: 'static> Debug for TaskCheck<'_, T> {
 }
 
 impl<'r, T: 'static> TaskCheck<'r, T> {
-    fn name(&self) -> &'r str {
-        &self.report.flow.nodes[self.task as usize].name
+    fn name(&self) -> crate::map::ChildName<'r> {
+        self.report.name_of(self.task)
     }
 
     fn what_happened(&self) -> String {

@@ -34,6 +34,7 @@ pub struct TaskContext {
     pub(crate) task_name: Arc<str>,
     pub(crate) attempt: u32,
     pub(crate) resumed: bool,
+    pub(crate) map_index: Option<u32>,
 }
 
 impl TaskContext {
@@ -46,6 +47,12 @@ impl TaskContext {
     /// The task's name in its flow.
     pub fn task_name(&self) -> &str {
         &self.task_name
+    }
+
+    /// The index of the item this run works on, when the task is mapped
+    /// ([`Flow::map`](crate::Flow::map)); `None` otherwise.
+    pub fn map_index(&self) -> Option<u32> {
+        self.map_index
     }
 
     /// The attempt running now: 1 for the first, 2 for the first retry, ...

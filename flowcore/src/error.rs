@@ -51,6 +51,14 @@ pub enum BuildError {
         /// The upstream task's block.
         upstream_block: &'static str,
     },
+    /// A task is added with [`Flow::map`](crate::Flow::map) without an argument to map
+    /// over, or with [`Flow::add`](crate::Flow::add) with one.
+    Mapping {
+        /// The task.
+        task: String,
+        /// What is wrong.
+        problem: String,
+    },
     /// A reference task is an `errors` or `finally` task; reference tasks are main tasks.
     ReferenceOutsideMain {
         /// The task.
@@ -94,6 +102,7 @@ impl fmt::Display for BuildError {
                 f,
                 "task `{task}` (in `{block}`) depends on `{upstream}` (in `{upstream_block}`), which runs after it; blocks run in the order tasks, errors, finally, and a task can only depend on its own block or an earlier one"
             ),
+            BuildError::Mapping { task, problem } => write!(f, "task `{task}`: {problem}"),
             BuildError::ReferenceOutsideMain { task, block } => write!(
                 f,
                 "task `{task}` is in `{block}` and cannot be a reference task; the flow's final state comes from its main tasks"

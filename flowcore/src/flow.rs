@@ -27,7 +27,15 @@ pub(crate) struct Node {
     pub(crate) edges: Vec<Edge>,
     pub(crate) after: Vec<u32>,
     pub(crate) block: Block,
+    /// Added with `map`: runs once per item.
+    pub(crate) mapped: bool,
+    /// The length of the shortest collection given up front to a mapped argument,
+    /// [`NO_ITEMS`] when there is none.
+    pub(crate) items: u32,
 }
+
+/// [`Node::items`] of a task without a collection given up front.
+pub(crate) const NO_ITEMS: u32 = u32::MAX;
 
 #[derive(Clone)]
 pub(crate) struct FlowData {
@@ -158,6 +166,69 @@ impl Flow {
     /// come from [`TaskCall::after`] and [`Flow::add_edge`].
     pub fn add<T>(&mut self, call: TaskCall<T>) -> Handle<T> {
         self.add_to(Block::Main, call)
+    }
+
+    /// Adds a task that runs once per item: its arguments wrapped in [`each`](crate::each)
+    /// are mapped, each run (a child) getting one item, and its other arguments are passed
+    /// whole to every child. The handle's value is the children's outputs in item order.
+    ///
+    /// Each child has its own state, attempts, trigger and retries, and knows its item's
+    /// index ([`TaskContext::map_index`](crate::TaskContext::map_index)); reports name it
+    /// `task[i]`. Following Prefect 1:
+    ///
+    /// - The task maps once its upstream tasks have finished. A skipped upstream task
+    ///   skips it (unless `skip_on_upstream_skip` is off); an upstream task it maps over
+    ///   that has no value (it failed) fails it with `No upstream states can be mapped
+    ///   over.` (its trigger is not asked); otherwise it ends
+    ///   [`Mapped`](crate::StateKind::Mapped) once its children have finished, whatever
+    ///   their states.
+    /// - With several mapped arguments, the children are as many as the shortest
+    ///   collection; an empty collection gives no children, and the value is an empty `Vec`.
+    /// - A child's trigger sees, for a mapped argument over another mapped task, that
+    ///   task's child at the same index, and for the other upstream tasks their states.
+    /// - Downstream tasks that are not mapped see every child's state (their trigger,
+    ///   skip propagation) and receive the `Vec` of results when every child has one;
+    ///   take the handle as a `Vec<Option<T>>` argument to receive partial results.
+    ///   The flow's final state judges a mapped reference task by its children.
+    /// - Mapping over a mapped task pairs child `i` with child `i`; it starts when the
+    ///   upstream mapped task has finished all its children.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowcore::{Flow, StateKind, each, task};
+    ///
+    /// #[task]
+    /// async fn list_files() -> Vec<String> {
+    ///     vec!["a.csv".to_string(), "bb.csv".to_string(), "ccc.csv".to_string()]
+    /// }
+    ///
+    /// #[task]
+    /// async fn size(file: String, block: u64) -> u64 {
+    ///     file.len() as u64 * block
+    /// }
+    ///
+    /// #[task]
+    /// async fn total(sizes: Vec<u64>) -> u64 {
+    ///     sizes.iter().sum()
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut flow = Flow::new("sizes");
+    /// let files = flow.add(list_files());
+    /// let sizes = flow.map(size(each(files), 10));
+    /// let total = flow.add(total(sizes));
+    /// let report = flow.run().await.unwrap();
+    /// assert_eq!(report.state(sizes).kind(), StateKind::Mapped);
+    /// assert_eq!(report.result(sizes), Some(&vec![50, 60, 70]));
+    /// assert_eq!(report.children(sizes).len(), 3);
+    /// assert_eq!(report.result(total), Some(&180));
+    /// # }
+    /// ```
+    pub fn map<T>(&mut self, call: TaskCall<T>) -> Handle<Vec<T>> {
+        let handle = self.add_node(Block::Main, call, true);
+        Handle::new(handle.id())
     }
 
     /// Adds a task to the flow's `errors` block: tasks that run only when the main tasks
@@ -318,6 +389,10 @@ impl Flow {
     }
 
     fn add_to<T>(&mut self, block: Block, call: TaskCall<T>) -> Handle<T> {
+        self.add_node(block, call, false)
+    }
+
+    fn add_node<T>(&mut self, block: Block, call: TaskCall<T>, mapped: bool) -> Handle<T> {
         let data = self.data_mut();
         let index = data.nodes.len() as u32;
         let id = TaskId {
@@ -335,6 +410,20 @@ impl Flow {
                 place: format!("argument `{argument}`"),
             });
         }
+        match (mapped, call.each) {
+            (true, None) => data.errors.push(BuildError::Mapping {
+                task: name.to_string(),
+                problem: "added with `Flow::map`, but no argument is mapped; wrap the collection to map over in `each(...)`".to_string(),
+            }),
+            (false, Some(argument)) => data.errors.push(BuildError::Mapping {
+                task: name.to_string(),
+                problem: format!("argument `{argument}` is mapped with `each(...)`; add the task with `Flow::map`"),
+            }),
+            _ => {}
+        }
+        let items = call
+            .each_len
+            .map_or(NO_ITEMS, |len| len.min(NO_ITEMS as usize - 1) as u32);
         let mut after = Vec::with_capacity(call.after.len());
         for upstream in call.after {
             if upstream.flow == data.id {
@@ -357,6 +446,8 @@ impl Flow {
             },
             after,
             block,
+            mapped,
+            items,
         });
         Handle::new(id)
     }

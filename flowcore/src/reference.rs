@@ -9,8 +9,8 @@ use crate::state::{State, StateKind};
 /// (Prefect 1's rule): any reference task failed gives `Failed`, naming them; otherwise
 /// `Success`, with "All reference tasks succeeded." when every one succeeded (a skip is a
 /// success) and "No reference tasks failed." when some were cancelled.
-pub(crate) fn final_state<'a>(
-    reference: impl Iterator<Item = (&'a str, &'a State)> + Clone,
+pub(crate) fn final_state<'a, N: std::fmt::Display>(
+    reference: impl Iterator<Item = (N, &'a State)> + Clone,
 ) -> State {
     let mut failed = reference
         .clone()

@@ -1,5 +1,6 @@
 //! The run report: the flow's final state, every task's state, typed results, approval of paused tasks.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,9 +12,11 @@ use crate::block::Block;
 use crate::error::ResumeError;
 use crate::flow::FlowData;
 use crate::graph::Graph;
+use crate::map::{ChildName, MapInfo};
 use crate::overrides::Overrides;
 use crate::state::{State, StateKind};
 use crate::task::{AnyValue, Handle, TaskId};
+use rustc_hash::FxHashMap;
 
 /// A task's flag: it was approved (or its timed pause elapsed), so its next attempt is resumed.
 pub(crate) const RESUMED: u8 = 1;
@@ -56,6 +59,7 @@ pub(crate) const PAUSED_BY_BODY: u8 = 2;
 pub struct RunReport {
     pub(crate) flow: Arc<FlowData>,
     pub(crate) graph: Arc<Graph>,
+    /// Per slot: the flow's tasks first, then the children of mapped tasks as they map.
     pub(crate) states: Vec<State>,
     pub(crate) results: Vec<Option<AnyValue>>,
     /// Upstream tasks not yet finished, per task.
@@ -81,6 +85,10 @@ pub struct RunReport {
     pub(crate) flow_state: State,
     /// Every state change of the run, in order: the task and the state it entered.
     pub(crate) log: Vec<(u32, StateKind)>,
+    /// The children of each mapped task that has mapped.
+    pub(crate) maps: FxHashMap<u32, MapInfo>,
+    /// For each child slot (slot minus the number of tasks): its task and item index.
+    pub(crate) children: Vec<(u32, u32)>,
     /// Preset states and stubs, when the run was made with [`Flow::runner`](crate::Flow::runner).
     pub(crate) overrides: Option<Box<Overrides>>,
 }
@@ -120,6 +128,8 @@ impl RunReport {
             n_warnings: 0,
             flow_state: State::pending(),
             log: Vec::with_capacity(n_tasks * 2),
+            maps: FxHashMap::default(),
+            children: Vec::new(),
             overrides: None,
             flow,
             graph,
@@ -147,8 +157,41 @@ impl RunReport {
             n_warnings: 0,
             flow_state: State::pending(),
             log: Vec::new(),
+            maps: FxHashMap::default(),
+            children: Vec::new(),
             overrides: None,
         }
+    }
+
+    /// The task a slot runs (itself, or a child's mapped task) and the child's item index.
+    pub(crate) fn task_of(&self, slot: u32) -> (u32, Option<u32>) {
+        let n_tasks = self.flow.nodes.len() as u32;
+        if slot < n_tasks {
+            (slot, None)
+        } else {
+            let (task, index) = self.children[(slot - n_tasks) as usize];
+            (task, Some(index))
+        }
+    }
+
+    /// A slot's name: its task's, with `[i]` for a child.
+    pub(crate) fn name_of(&self, slot: u32) -> ChildName<'_> {
+        let (task, index) = self.task_of(slot);
+        ChildName {
+            task: &self.flow.nodes[task as usize].name,
+            index,
+        }
+    }
+
+    /// The slot named `name`: a task's name, or `task[i]` for a mapped task's child.
+    pub(crate) fn slot_named(&self, name: &str) -> Option<u32> {
+        if let Some(task) = self.flow.index_of(name) {
+            return Some(task);
+        }
+        let (task, index) = name.strip_suffix(']')?.rsplit_once('[')?;
+        let map = self.maps.get(&self.flow.index_of(task)?)?;
+        let index: u32 = index.parse().ok()?;
+        (index < map.len).then_some(map.first + index)
     }
 
     /// The flow's state once the run returned: by the reference tasks when every task
@@ -182,10 +225,10 @@ impl RunReport {
         &self.states[self.index(task.into())]
     }
 
-    /// The state of the task named `name`, if there is one.
+    /// The state of the task named `name` (`task[i]` for a mapped task's child), if there is one.
     pub fn state_of(&self, name: &str) -> Option<&State> {
-        let task = self.flow.index_of(name)?;
-        Some(&self.states[task as usize])
+        let slot = self.slot_named(name)?;
+        Some(&self.states[slot as usize])
     }
 
     /// The task's output, when it succeeded with a value.
@@ -198,7 +241,36 @@ impl RunReport {
         self.results[index].as_ref()?.downcast_ref::<T>()
     }
 
-    /// Every task's name and state, in the order the tasks were added.
+    /// The states of a mapped task's children, in item order; empty for a task that is
+    /// not mapped or has not mapped yet.
+    ///
+    /// # Panics
+    ///
+    /// When `task` belongs to another flow.
+    pub fn children(&self, task: impl Into<TaskId>) -> &[State] {
+        let index = self.index(task.into()) as u32;
+        match self.maps.get(&index) {
+            Some(map) => &self.states[map.slots()],
+            None => &[],
+        }
+    }
+
+    /// The output of child `index` of a mapped task, when that child succeeded with a value.
+    ///
+    /// # Panics
+    ///
+    /// When `task` belongs to another flow.
+    pub fn child_result<T: 'static>(&self, task: Handle<Vec<T>>, index: usize) -> Option<&T> {
+        if let Some(all) = self.result(task) {
+            return all.get(index);
+        }
+        let map = self.maps.get(&task.id().index)?;
+        let slot = map.slots().nth(index)?;
+        self.results[slot].as_ref()?.downcast_ref::<T>()
+    }
+
+    /// Every task's name and state, in the order the tasks were added (a mapped task's
+    /// children are in [`RunReport::children`]).
     pub fn task_states(&self) -> impl ExactSizeIterator<Item = (&str, &State)> + '_ {
         self.flow
             .nodes
@@ -223,14 +295,21 @@ impl RunReport {
             .collect()
     }
 
-    /// Every state change of the run in the order they happened, as task names and states.
-    pub fn transition_log(&self) -> impl ExactSizeIterator<Item = (&str, StateKind)> + '_ {
-        self.log
-            .iter()
-            .map(|(task, kind)| (&*self.flow.nodes[*task as usize].name, *kind))
+    /// Every state change of the run in the order they happened, as task names and
+    /// states; a mapped task's children are named `task[i]`.
+    pub fn transition_log(&self) -> impl ExactSizeIterator<Item = (Cow<'_, str>, StateKind)> + '_ {
+        self.log.iter().map(|&(slot, kind)| {
+            let name = self.name_of(slot);
+            let name = match name.index {
+                None => Cow::Borrowed(name.task),
+                Some(_) => Cow::Owned(name.to_string()),
+            };
+            (name, kind)
+        })
     }
 
-    /// Approves the paused task `name`, so that [`RunReport::resume`] runs it.
+    /// Approves the paused task `name` (`task[i]` for a mapped task's child), so that
+    /// [`RunReport::resume`] runs it.
     ///
     /// A task paused by the `manual_only` trigger then runs its body; a task paused by a
     /// `PAUSE` signal runs its body again with
@@ -241,8 +320,7 @@ impl RunReport {
     /// [`ResumeError`] when no task has this name or the task is not paused.
     pub fn approve(&mut self, name: &str) -> Result<(), ResumeError> {
         let task = self
-            .flow
-            .index_of(name)
+            .slot_named(name)
             .ok_or_else(|| ResumeError::UnknownTask {
                 name: name.to_string(),
             })?;

@@ -23,12 +23,14 @@ use tracing::{Instrument, Span};
 use crate::block::{Block, TaskFailure};
 use crate::context::TaskContext;
 use crate::error::{BoxError, MissingInput};
+use crate::flow::{NO_ITEMS, Node};
+use crate::map::{ChildName, MapInfo};
 use crate::pipeline;
 use crate::reference::{final_state, with_blocks};
 use crate::report::{PAUSED_BY_BODY, RESUMED, RunReport};
 use crate::signal::{Signal, SignalKind};
 use crate::state::{State, StateKind};
-use crate::task::{AnyValue, Values, panic_message};
+use crate::task::{AnyValue, NOT_MAPPED, Values, panic_message};
 use crate::trigger::{Trigger, Verdict};
 
 /// How one attempt of a task's body ended.
@@ -168,14 +170,23 @@ impl RunReport {
         if let Some(interrupted) = &self.interrupted {
             return interrupted.clone();
         }
-        let states = &self.states;
-        let nodes = &self.flow.nodes;
-        final_state(
-            self.graph
-                .reference
-                .iter()
-                .map(|&task| (&*nodes[task as usize].name, &states[task as usize])),
-        )
+        // A mapped reference task is judged by its children.
+        let reference: Vec<(ChildName<'_>, &State)> = self
+            .graph
+            .reference
+            .iter()
+            .flat_map(|&task| self.slots_of(task))
+            .map(|slot| (self.name_of(slot), &self.states[slot as usize]))
+            .collect();
+        final_state(reference.iter().map(|(name, state)| (*name, *state)))
+    }
+
+    /// The slots that stand for a task's outcome: its children once it has mapped, or itself.
+    fn slots_of(&self, task: u32) -> std::ops::Range<u32> {
+        match self.maps.get(&task) {
+            Some(map) => map.first..map.first + map.len,
+            None => task..task + 1,
+        }
     }
 
     fn final_flow_state(&self) -> State {
@@ -194,19 +205,19 @@ impl RunReport {
                 .map(|&task| (&nodes[task as usize], &states[task as usize]))
                 .filter(|(_, state)| state.is_failed())
                 .map(|(node, state)| (&*node.name, node.block, state.kind()));
-            let warnings = nodes
-                .iter()
-                .zip(states)
-                .take(if self.n_warnings > 0 { nodes.len() } else { 0 })
-                .filter(|(_, state)| state.kind() == StateKind::Warning)
-                .map(|(node, _)| &*node.name);
-            return with_blocks(main, failed_after, warnings);
+            let warnings: Vec<String> = (0..states.len() as u32)
+                .take(if self.n_warnings > 0 { states.len() } else { 0 })
+                .filter(|&slot| states[slot as usize].kind() == StateKind::Warning)
+                .map(|slot| self.name_of(slot).to_string())
+                .collect();
+            return with_blocks(main, failed_after, warnings.iter().map(String::as_str));
         }
         let mut message = String::from("Waiting for approval of");
-        let paused = self.task_states().filter(|(_, state)| state.is_paused());
-        for (i, (name, _)) in paused.enumerate() {
+        let paused =
+            (0..self.states.len() as u32).filter(|&slot| self.states[slot as usize].is_paused());
+        for (i, slot) in paused.enumerate() {
             message.push_str(if i == 0 { " `" } else { ", `" });
-            message.push_str(name);
+            message.push_str(&self.name_of(slot).to_string());
             message.push('`');
         }
         message.push('.');
@@ -219,6 +230,9 @@ impl RunReport {
         if self.states[idx].is_finished() {
             // Cancelled while it waited to be decided.
             return;
+        }
+        if idx >= self.flow.nodes.len() {
+            return self.decide_child(task, attempts);
         }
         let node = &self.flow.nodes[idx];
         let span = TaskSpan::new(tracing::info_span!("task_run", task = %node.name));
@@ -239,6 +253,9 @@ impl RunReport {
                 return;
             }
         }
+        if node.mapped {
+            return self.map(task, span, attempts);
+        }
         let flags = self.flags[idx];
         if flags & PAUSED_BY_BODY != 0 {
             self.flags[idx] &= !PAUSED_BY_BODY;
@@ -247,14 +264,22 @@ impl RunReport {
         }
         let upstream = self.graph.upstream.of(task);
         let options = &node.options;
+        // A mapped upstream task stands for its children.
+        let (states, maps) = (&self.states, &self.maps);
+        let expand = move |&up: &u32| -> &[State] {
+            let state = &states[up as usize];
+            match state.kind() {
+                StateKind::Mapped => maps
+                    .get(&up)
+                    .map_or(std::slice::from_ref(state), |map| &states[map.slots()]),
+                _ => std::slice::from_ref(state),
+            }
+        };
         let verdict =
             if matches!(options.trigger, Trigger::AllSuccessful) && options.skip_on_upstream_skip {
-                pipeline::before_run_default(upstream.iter().map(|&up| &self.states[up as usize]))
+                pipeline::before_run_default(upstream.iter().flat_map(expand))
             } else {
-                let states: Vec<&State> = upstream
-                    .iter()
-                    .map(|&up| &self.states[up as usize])
-                    .collect();
+                let states: Vec<&State> = upstream.iter().flat_map(expand).collect();
                 pipeline::before_run(
                     &options.trigger,
                     options.skip_on_upstream_skip,
@@ -262,13 +287,25 @@ impl RunReport {
                     flags & RESUMED != 0,
                 )
             };
+        self.apply_verdict(task, verdict, span, attempts);
+    }
+
+    /// Runs, fails, skips or pauses a task as its trigger (or skip propagation) decided.
+    fn apply_verdict(
+        &mut self,
+        task: u32,
+        verdict: Verdict,
+        span: TaskSpan,
+        attempts: &mut Attempts,
+    ) {
         match verdict {
             Verdict::Run => self.start_attempt(task, None, span, attempts),
             Verdict::TriggerFailed(message) => {
+                let (node_index, _) = self.task_of(task);
                 tracing::warn!(
                     parent: span.get(),
-                    trigger = options.trigger.name(),
-                    upstream = %UpstreamStates { report: self, task },
+                    trigger = self.flow.nodes[node_index as usize].options.trigger.name(),
+                    upstream = %UpstreamStates { report: self, task: node_index },
                     "trigger did not pass"
                 );
                 self.finish(
@@ -287,6 +324,137 @@ impl RunReport {
         }
     }
 
+    /// The task a slot runs: itself, or a child's mapped task.
+    fn node(&self, slot: u32) -> &Node {
+        &self.flow.nodes[self.task_of(slot).0 as usize]
+    }
+
+    /// A mapped task whose upstream tasks have finished: skip propagation, then one
+    /// child per item, or `Failed` when a collection to map over is missing.
+    fn map(&mut self, task: u32, span: TaskSpan, attempts: &mut Attempts) {
+        let node = &self.flow.nodes[task as usize];
+        let upstream = self.graph.upstream.of(task);
+        if node.options.skip_on_upstream_skip
+            && upstream
+                .iter()
+                .any(|&up| self.states[up as usize].is_skipped())
+        {
+            let skipped = State::fixed(StateKind::Skipped, pipeline::UPSTREAM_SKIPPED);
+            return self.finish(task, skipped, None, &span);
+        }
+        let mut len = (node.items != NO_ITEMS).then_some(node.items as usize);
+        for edge in &node.edges {
+            let Some(count) = edge.each else { continue };
+            let up = edge.upstream;
+            let items = match self.maps.get(&up) {
+                Some(map) => Some(map.len as usize),
+                None => self.results[up as usize].as_deref().and_then(count),
+            };
+            let Some(items) = items else {
+                let message = format!(
+                    "No upstream states can be mapped over: `{}` is {} and has no items.",
+                    self.flow.nodes[up as usize].name,
+                    self.states[up as usize].kind()
+                );
+                return self.finish(task, State::failed(message), None, &span);
+            };
+            len = Some(len.map_or(items, |len| len.min(items)));
+        }
+        let len = len.unwrap_or(0).min(u32::MAX as usize / 2) as u32;
+        let first = self.states.len() as u32;
+        let total = first as usize + len as usize;
+        self.states.resize(total, State::pending());
+        self.results.resize_with(total, || None);
+        self.remaining.resize(total, 0);
+        self.flags.resize(total, 0);
+        self.children.extend((0..len).map(|index| (task, index)));
+        self.log.reserve(len as usize * 2);
+        attempts.grow(total);
+        self.maps.insert(
+            task,
+            MapInfo {
+                first,
+                len,
+                pending: len,
+            },
+        );
+        if len == 0 {
+            return self.finish_map(task, &span);
+        }
+        let mapping = State::new(StateKind::Running, format!("Mapping over {len} items."));
+        self.set_state(task, mapping, &span);
+        // The ready list is a stack: push in reverse so children start in item order.
+        self.ready.extend((first..first + len).rev());
+    }
+
+    /// A mapped task's child: skip propagation and trigger on its own upstream states.
+    fn decide_child(&mut self, slot: u32, attempts: &mut Attempts) {
+        let (task, index) = self.task_of(slot);
+        let index = index.unwrap_or(0);
+        let node = &self.flow.nodes[task as usize];
+        let span =
+            TaskSpan::new(tracing::info_span!("task_run", task = %node.name, map_index = index));
+        let idx = slot as usize;
+        let flags = self.flags[idx];
+        if flags & PAUSED_BY_BODY != 0 {
+            self.flags[idx] &= !PAUSED_BY_BODY;
+            return self.start_attempt(slot, None, span, attempts);
+        }
+        let (states, maps) = (&self.states, &self.maps);
+        // A mapped argument over a mapped task reads that task's child at the same index.
+        let upstream_state = |&up: &u32| -> &State {
+            let mapped = node
+                .edges
+                .iter()
+                .any(|edge| edge.upstream == up && edge.each.is_some());
+            match maps.get(&up) {
+                Some(map) if mapped => &states[(map.first + index) as usize],
+                _ => &states[up as usize],
+            }
+        };
+        let upstream = self.graph.upstream.of(task);
+        let options = &node.options;
+        let verdict =
+            if matches!(options.trigger, Trigger::AllSuccessful) && options.skip_on_upstream_skip {
+                pipeline::before_run_default(upstream.iter().map(upstream_state))
+            } else {
+                let states: Vec<&State> = upstream.iter().map(upstream_state).collect();
+                pipeline::before_run(
+                    &options.trigger,
+                    options.skip_on_upstream_skip,
+                    &states,
+                    flags & RESUMED != 0,
+                )
+            };
+        self.apply_verdict(slot, verdict, span, attempts);
+    }
+
+    /// A mapped task whose children have all finished: `Mapped`, with their outputs as
+    /// its value when every child has one.
+    fn finish_map(&mut self, task: u32, span: &TaskSpan) {
+        let map = self.maps[&task];
+        let node = &self.flow.nodes[task as usize];
+        let value = node.task.collect(&mut self.results[map.slots()]);
+        let mut counts: Vec<(StateKind, u32)> = Vec::new();
+        for state in &self.states[map.slots()] {
+            match counts.iter_mut().find(|(kind, _)| *kind == state.kind()) {
+                Some((_, count)) => *count += 1,
+                None => counts.push((state.kind(), 1)),
+            }
+        }
+        let mut message = format!(
+            "Mapped over {} item{}",
+            map.len,
+            if map.len == 1 { "" } else { "s" }
+        );
+        for (i, (kind, count)) in counts.iter().enumerate() {
+            message.push_str(if i == 0 { ": " } else { ", " });
+            message.push_str(&format!("{count} {kind}"));
+        }
+        message.push('.');
+        self.finish(task, State::new(StateKind::Mapped, message), value, span);
+    }
+
     /// Starts an attempt now, or at `start_at` (a retry or a timed pause).
     fn start_attempt(
         &mut self,
@@ -296,7 +464,8 @@ impl RunReport {
         attempts: &mut Attempts,
     ) {
         let idx = task as usize;
-        let node = &self.flow.nodes[idx];
+        let (node_index, map_index) = self.task_of(task);
+        let node = &self.flow.nodes[node_index as usize];
         let run_count = self.states[idx].run_count() + 1;
         let resumed = self.flags[idx] & RESUMED != 0;
         self.flags[idx] &= !RESUMED;
@@ -304,6 +473,7 @@ impl RunReport {
             task_name: node.name.clone(),
             attempt: run_count,
             resumed,
+            map_index,
         };
         let timeout = node.options.timeout;
         if start_at.is_none() {
@@ -320,18 +490,20 @@ impl RunReport {
             timeout,
             start_at,
         };
-        let node = &self.flow.nodes[idx];
+        let node = &self.flow.nodes[node_index as usize];
         let values = Values {
             results: &self.results,
             states: &self.states,
             nodes: &self.flow.nodes,
-            task,
+            task: node_index,
+            map_index: map_index.unwrap_or(NOT_MAPPED),
+            maps: Some(&self.maps),
             direct_call: "",
         };
         // Reading the inputs runs user code (a hand-written `Task::run`, `Clone` impls):
         // a panic there fails the task.
         let body = match &self.overrides {
-            Some(overrides) => overrides.stubs.get(&task).unwrap_or(&node.task),
+            Some(overrides) => overrides.stubs.get(&node_index).unwrap_or(&node.task),
             None => &node.task,
         };
         let started = std::panic::catch_unwind(AssertUnwindSafe(|| body.start(&values, launch)));
@@ -394,7 +566,7 @@ impl RunReport {
         span: TaskSpan,
         attempts: &mut Attempts,
     ) {
-        let options = &self.flow.nodes[task as usize].options;
+        let options = &self.node(task).options;
         let (max_retries, delay) = (options.max_retries, options.retry_delay);
         let failed = failed.with_run_count(run_count);
         if pipeline::should_retry(run_count, max_retries) {
@@ -426,7 +598,7 @@ impl RunReport {
         } = signal;
         match kind {
             SignalKind::Success => {
-                let node = &self.flow.nodes[idx];
+                let node = self.node(task);
                 let (type_id, type_name) = node.task.output_type();
                 let value: Option<AnyValue> = match value {
                     Some(value) if (*value).type_id() == type_id => Some(value),
@@ -450,7 +622,7 @@ impl RunReport {
                 attempts,
             ),
             SignalKind::Retry => {
-                let options = &self.flow.nodes[idx].options;
+                let options = &self.node(task).options;
                 if pipeline::should_retry(run_count, options.max_retries) {
                     let delay = delay.unwrap_or(options.retry_delay);
                     let retrying = State::new(StateKind::Retrying, message)
@@ -506,7 +678,8 @@ impl RunReport {
     fn finish(&mut self, task: u32, mut state: State, value: Option<AnyValue>, span: &TaskSpan) {
         debug_assert!(state.is_finished());
         let idx = task as usize;
-        let node = &self.flow.nodes[idx];
+        let (node_index, map_index) = self.task_of(task);
+        let node = &self.flow.nodes[node_index as usize];
         let block = node.block;
         if state.is_failed() && node.options.allow_failure {
             state = allowed_failure(state);
@@ -514,6 +687,20 @@ impl RunReport {
         }
         self.set_state(task, state, span);
         self.results[idx] = value;
+        if map_index.is_some() {
+            // A child: its mapped task finishes with its last child.
+            let map = self
+                .maps
+                .get_mut(&node_index)
+                .expect("a child's task has mapped");
+            map.pending -= 1;
+            if map.pending == 0 {
+                let name = &self.flow.nodes[node_index as usize].name;
+                let span = TaskSpan::new(tracing::info_span!("task_run", task = %name));
+                self.finish_map(node_index, &span);
+            }
+            return;
+        }
         self.n_unfinished -= 1;
         for &down in self.graph.downstream.of(task) {
             let remaining = &mut self.remaining[down as usize];
@@ -558,17 +745,16 @@ impl RunReport {
 
     /// The main tasks that did not succeed, in the order they were added.
     fn failures(&self) -> Vec<TaskFailure> {
-        self.flow
-            .nodes
-            .iter()
-            .zip(&self.states)
-            .filter(|(node, state)| {
-                node.block == Block::Main
-                    && (state.is_failed() || state.kind() == StateKind::Cancelled)
+        (0..self.flow.nodes.len() as u32)
+            .filter(|&task| self.flow.nodes[task as usize].block == Block::Main)
+            .flat_map(|task| self.slots_of(task))
+            .filter(|&slot| {
+                let state = &self.states[slot as usize];
+                state.is_failed() || state.kind() == StateKind::Cancelled
             })
-            .map(|(node, state)| TaskFailure {
-                task: node.name.to_string(),
-                state: state.clone(),
+            .map(|slot| TaskFailure {
+                task: self.name_of(slot).to_string(),
+                state: self.states[slot as usize].clone(),
             })
             .collect()
     }
@@ -593,10 +779,12 @@ impl RunReport {
                 Block::Errors,
             ),
         };
+        // A mapped task that has mapped finishes with its children, so only they are cancelled.
         let to_cancel: Vec<u32> = (0..self.states.len() as u32)
-            .filter(|&task| {
-                self.flow.nodes[task as usize].block <= last_block
-                    && !self.states[task as usize].is_finished()
+            .filter(|&slot| {
+                self.node(slot).block <= last_block
+                    && !self.states[slot as usize].is_finished()
+                    && !self.maps.contains_key(&slot)
             })
             .collect();
         let mut flow_state = match (interrupt, self.timeout) {
@@ -630,10 +818,7 @@ impl RunReport {
         for task in to_cancel {
             attempts.abort(task);
             let run_count = self.states[task as usize].run_count();
-            let span = TaskSpan::new(tracing::info_span!(
-                "task_run",
-                task = %self.flow.nodes[task as usize].name
-            ));
+            let span = TaskSpan::new(tracing::info_span!("task_run", task = %self.name_of(task)));
             self.finish(
                 task,
                 cancelled.clone().with_run_count(run_count),
@@ -764,6 +949,11 @@ impl Attempts {
             }
             return Some(event);
         }
+    }
+
+    /// Makes room for the attempts of `n_slots` tasks and children.
+    fn grow(&mut self, n_slots: usize) {
+        self.running.resize_with(n_slots, || None);
     }
 
     /// Aborts the running attempt of `task`, if any; its events are ignored from now on.

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 /// | kind | finished | successful | failed |
 /// |---|---|---|---|
 /// | `Pending`, `Scheduled`, `Retrying`, `Running`, `Paused` | no | no | no |
-/// | `Success`, `Skipped`, `Warning` | yes | yes | no |
+/// | `Success`, `Skipped`, `Warning`, `Mapped` | yes | yes | no |
 /// | `Failed`, `TriggerFailed`, `TimedOut` | yes | no | yes |
 /// | `Cancelled` | yes | no | no |
 #[non_exhaustive]
@@ -48,6 +48,10 @@ pub enum StateKind {
     /// Failed, but the task was allowed to fail: its downstream tasks and the flow treat
     /// it as a success, and the message says how it failed.
     Warning,
+    /// A mapped task whose children have all finished. It counts as a success itself;
+    /// its downstream tasks' triggers and the flow's final state look at its children's
+    /// states instead (see [`Flow::map`](crate::Flow::map)).
+    Mapped,
 }
 
 impl StateKind {
@@ -66,6 +70,7 @@ impl StateKind {
             StateKind::TimedOut => "TimedOut",
             StateKind::Cancelled => "Cancelled",
             StateKind::Warning => "Warning",
+            StateKind::Mapped => "Mapped",
         }
     }
 
@@ -80,14 +85,15 @@ impl StateKind {
                 | StateKind::TimedOut
                 | StateKind::Cancelled
                 | StateKind::Warning
+                | StateKind::Mapped
         )
     }
 
-    /// Whether this is a success (`Success`, `Skipped` or `Warning`).
+    /// Whether this is a success (`Success`, `Skipped`, `Warning` or `Mapped`).
     pub const fn is_successful(self) -> bool {
         matches!(
             self,
-            StateKind::Success | StateKind::Skipped | StateKind::Warning
+            StateKind::Success | StateKind::Skipped | StateKind::Warning | StateKind::Mapped
         )
     }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::error::{BoxError, MissingInput};
 use crate::flow::Node;
+use crate::map::{ChildName, ItemCount, MapInfo};
 use crate::runner::Launch;
 use crate::state::State;
 use crate::trigger::Trigger;
@@ -125,11 +126,24 @@ impl<T> From<&Handle<T>> for TaskId {
 
 /// An input of a task: either a value given when the task was added, or an upstream task's output.
 pub struct Arg<T> {
-    source: Source<T>,
+    pub(crate) source: Source<T>,
 }
 
-enum Source<T> {
+pub(crate) enum Source<T> {
     Value(T),
+    /// A mapped argument over values given up front: child `i` gets item `i`.
+    Items {
+        name: &'static str,
+        items: Vec<T>,
+    },
+    /// A mapped argument over an upstream task's `Vec<T>` (or a mapped task's children):
+    /// child `i` gets item `i`.
+    Each {
+        name: &'static str,
+        index: u32,
+        read: fn(&(dyn Any + Send), usize) -> Option<T>,
+        child: fn(Option<&(dyn Any + Send)>) -> Option<T>,
+    },
     Upstream {
         name: &'static str,
         index: u32,
@@ -146,6 +160,15 @@ impl<T> fmt::Debug for Arg<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.source {
             Source::Value(_) => f.write_str("Arg::Value"),
+            Source::Items { items, .. } => f
+                .debug_struct("Arg::Items")
+                .field("len", &items.len())
+                .finish(),
+            Source::Each { name, index, .. } => f
+                .debug_struct("Arg::Each")
+                .field("name", name)
+                .field("index", index)
+                .finish(),
             Source::Upstream { name, index, .. } => f
                 .debug_struct("Arg::Upstream")
                 .field("name", name)
@@ -188,7 +211,7 @@ impl<T: Clone + Send + Sync + 'static> IntoArg<T> for T {
     }
 }
 
-fn read_value<T: Clone + 'static>(value: Option<&(dyn Any + Send)>) -> Option<T> {
+pub(crate) fn read_value<T: Clone + 'static>(value: Option<&(dyn Any + Send)>) -> Option<T> {
     value.and_then(|value| value.downcast_ref::<T>()).cloned()
 }
 
@@ -260,6 +283,35 @@ fn read_all_optional<T: Clone + 'static>(
         .collect())
 }
 
+/// A mapped task's results, one per child, `None` for a child without a value.
+fn read_children<T: Clone + 'static>(
+    values: &Values<'_>,
+    name: &'static str,
+    indices: &[u32],
+) -> Result<Vec<Option<T>>, MissingInput> {
+    let index = indices[0];
+    if let Some(all) = values.result(index)
+        && let Some(all) = all.downcast_ref::<Vec<T>>()
+    {
+        return Ok(all.iter().cloned().map(Some).collect());
+    }
+    match values.maps.and_then(|maps| maps.get(&index)) {
+        Some(map) => Ok(map
+            .slots()
+            .map(|slot| read_value(values.results[slot].as_deref()))
+            .collect()),
+        None => Err(values.missing(name, index)),
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> IntoArg<Vec<Option<T>>> for Handle<Vec<T>> {
+    /// The results of a mapped task, with `None` for the children that have none (they
+    /// failed or were skipped): a reduce that runs with a partial result.
+    fn into_arg(self, args: &mut Args, name: &'static str) -> Arg<Vec<Option<T>>> {
+        upstreams(args, name, std::iter::once(self.id), read_children::<T>)
+    }
+}
+
 impl<T: Clone + Send + Sync + 'static> IntoArg<Vec<T>> for Vec<Handle<T>> {
     fn into_arg(self, args: &mut Args, name: &'static str) -> Arg<Vec<T>> {
         upstreams(
@@ -284,6 +336,8 @@ pub(crate) struct Edge {
     pub(crate) name: &'static str,
     /// The upstream task's index in the flow of [`Args::flow`].
     pub(crate) upstream: u32,
+    /// For a mapped argument (`each`): how many items the upstream output has.
+    pub(crate) each: Option<ItemCount>,
 }
 
 /// The arguments of a task being added: records the data edges of each bound handle.
@@ -298,6 +352,10 @@ pub struct Args {
     pub(crate) flow: Option<u64>,
     /// The first argument bound to a handle of another flow than the first one.
     pub(crate) mixed: Option<&'static str>,
+    /// The first mapped argument (`each`), if any.
+    pub(crate) each: Option<&'static str>,
+    /// The length of the shortest collection given up front to a mapped argument.
+    pub(crate) each_len: Option<usize>,
 }
 
 impl Args {
@@ -311,7 +369,7 @@ impl Args {
         arg.into_arg(self, name)
     }
 
-    fn record(&mut self, name: &'static str, upstream: TaskId) -> u32 {
+    pub(crate) fn record(&mut self, name: &'static str, upstream: TaskId) -> u32 {
         match self.flow {
             None => self.flow = Some(upstream.flow),
             Some(flow) if flow != upstream.flow && self.mixed.is_none() => self.mixed = Some(name),
@@ -320,6 +378,7 @@ impl Args {
         self.edges.push(Edge {
             name,
             upstream: upstream.index,
+            each: None,
         });
         upstream.index
     }
@@ -331,9 +390,16 @@ pub struct Values<'a> {
     pub(crate) states: &'a [State],
     pub(crate) nodes: &'a [Node],
     pub(crate) task: u32,
+    /// The item of a mapped task's child, [`NOT_MAPPED`] otherwise.
+    pub(crate) map_index: u32,
+    /// Where the children of the run's mapped tasks are.
+    pub(crate) maps: Option<&'a rustc_hash::FxHashMap<u32, MapInfo>>,
     /// The task's name in a direct call ([`TaskCall::call`]), which has no flow.
     pub(crate) direct_call: &'a str,
 }
+
+/// [`Values::map_index`] of a task that is not a mapped task's child.
+pub(crate) const NOT_MAPPED: u32 = u32::MAX;
 
 impl fmt::Debug for Values<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -360,6 +426,63 @@ impl Values<'_> {
                 indices,
                 read,
             } => read(self, name, indices),
+            Source::Items { name, items } => items
+                .get(self.map_index as usize)
+                .cloned()
+                .ok_or_else(|| self.not_mapped(name)),
+            Source::Each {
+                name,
+                index,
+                read,
+                child,
+            } => self.item(name, *index, *read, *child),
+        }
+    }
+
+    /// Item `map_index` of a mapped argument: from the upstream's `Vec<T>`, or, when
+    /// the upstream is a mapped task whose children did not all succeed, from its child.
+    fn item<T: Clone>(
+        &self,
+        name: &'static str,
+        upstream: u32,
+        read: fn(&(dyn Any + Send), usize) -> Option<T>,
+        read_child: fn(Option<&(dyn Any + Send)>) -> Option<T>,
+    ) -> Result<T, MissingInput> {
+        if self.map_index == NOT_MAPPED {
+            return Err(self.not_mapped(name));
+        }
+        let index = self.map_index as usize;
+        if let Some(all) = self.result(upstream) {
+            return read(all, index).ok_or_else(|| self.missing(name, upstream));
+        }
+        let map = self.maps.and_then(|maps| maps.get(&upstream));
+        let child = map.and_then(|map| self.results.get(map.first as usize + index)?.as_deref());
+        match read_child(child) {
+            Some(value) => Ok(value),
+            None => {
+                Err(self.missing_child(name, upstream, map.map(|map| map.first as usize + index)))
+            }
+        }
+    }
+
+    fn not_mapped(&self, argument: &'static str) -> MissingInput {
+        MissingInput {
+            task: self.task_name().to_string(),
+            argument,
+            upstream: None,
+        }
+    }
+
+    fn task_name(&self) -> ChildName<'_> {
+        match self.nodes.get(self.task as usize) {
+            Some(node) => ChildName {
+                task: &node.name,
+                index: (self.map_index != NOT_MAPPED).then_some(self.map_index),
+            },
+            None => ChildName {
+                task: self.direct_call,
+                index: None,
+            },
         }
     }
 
@@ -377,9 +500,30 @@ impl Values<'_> {
             };
         };
         MissingInput {
-            task: self.nodes[self.task as usize].name.to_string(),
+            task: self.task_name().to_string(),
             argument,
             upstream: Some((node.name.to_string(), self.states[upstream].kind())),
+        }
+    }
+
+    /// A missing item of a mapped upstream task, naming the child that has none.
+    fn missing_child(
+        &self,
+        argument: &'static str,
+        upstream: u32,
+        slot: Option<usize>,
+    ) -> MissingInput {
+        let Some(slot) = slot else {
+            return self.missing(argument, upstream);
+        };
+        let name = ChildName {
+            task: &self.nodes[upstream as usize].name,
+            index: Some(self.map_index),
+        };
+        MissingInput {
+            task: self.task_name().to_string(),
+            argument,
+            upstream: Some((name.to_string(), self.states[slot].kind())),
         }
     }
 }
@@ -416,6 +560,24 @@ pub(crate) trait ErasedTask: Send + Sync + 'static {
     fn start_boxed(&self, values: &Values<'_>) -> TaskFuture<AnyValue>;
     fn output_type(&self) -> (TypeId, &'static str);
     fn unit_output(&self) -> Option<AnyValue>;
+    /// A mapped task's result: its children's outputs moved into a `Vec` of the output
+    /// type, when every child has one; `None` (and the children untouched) otherwise.
+    fn collect(&self, children: &mut [Option<AnyValue>]) -> Option<AnyValue>;
+}
+
+fn collect<T: Send + 'static>(children: &mut [Option<AnyValue>]) -> Option<AnyValue> {
+    if !children
+        .iter()
+        .all(|child| child.as_ref().is_some_and(|value| value.is::<T>()))
+    {
+        return None;
+    }
+    let all: Vec<T> = children
+        .iter_mut()
+        .filter_map(|child| child.take()?.downcast::<T>().ok())
+        .map(|value| *value)
+        .collect();
+    Some(Box::new(all))
 }
 
 struct Erased<T>(T);
@@ -445,6 +607,10 @@ impl<T: Task> ErasedTask for Erased<T> {
 
     fn unit_output(&self) -> Option<AnyValue> {
         unit_output::<T::Output>()
+    }
+
+    fn collect(&self, children: &mut [Option<AnyValue>]) -> Option<AnyValue> {
+        collect::<T::Output>(children)
     }
 }
 
@@ -483,6 +649,10 @@ where
     fn unit_output(&self) -> Option<AnyValue> {
         unit_output::<T>()
     }
+
+    fn collect(&self, children: &mut [Option<AnyValue>]) -> Option<AnyValue> {
+        collect::<T>(children)
+    }
 }
 
 /// A task ready to be added to a flow, with its arguments bound and its options set.
@@ -520,6 +690,8 @@ pub struct TaskCall<T> {
     pub(crate) edges: Vec<Edge>,
     pub(crate) args_flow: Option<u64>,
     pub(crate) mixed: Option<&'static str>,
+    pub(crate) each: Option<&'static str>,
+    pub(crate) each_len: Option<usize>,
     pub(crate) after: Vec<TaskId>,
     pub(crate) task: Arc<dyn ErasedTask>,
     _output: PhantomData<fn() -> T>,
@@ -565,6 +737,8 @@ impl<T: Send + 'static> TaskCall<T> {
             edges: args.edges,
             args_flow: args.flow,
             mixed: args.mixed,
+            each: args.each,
+            each_len: args.each_len,
             after: Vec::new(),
             task,
             _output: PhantomData,
@@ -613,6 +787,8 @@ impl<T: 'static> TaskCall<T> {
             states: &[],
             nodes: &[],
             task: 0,
+            map_index: NOT_MAPPED,
+            maps: None,
             direct_call: &self.name,
         };
         let fut = self.task.start_boxed(&values);

@@ -43,7 +43,7 @@ async fn sleep_for(secs: u64) -> u64 {
 fn start_order(report: &flowcore::RunReport) -> Vec<String> {
     let mut order: Vec<String> = Vec::new();
     for (name, kind) in report.transition_log() {
-        if matches!(kind, Running | Skipped | Success) && !order.iter().any(|seen| seen == name) {
+        if matches!(kind, Running | Skipped | Success) && !order.iter().any(|seen| *seen == name) {
             order.push(name.to_string());
         }
     }

@@ -283,7 +283,11 @@ async fn failed_checks_say_what_was_expected_and_what_happened() {
 async fn the_transition_log_keeps_the_order_of_the_run() {
     let e = etl(3);
     let report = run(&e.flow).await;
-    let log: Vec<(&str, StateKind)> = report.transition_log().collect();
+    let log: Vec<(String, StateKind)> = report
+        .transition_log()
+        .map(|(name, kind)| (name.into_owned(), kind))
+        .collect();
+    let log: Vec<(&str, StateKind)> = log.iter().map(|(name, kind)| (&**name, *kind)).collect();
     assert_eq!(
         log,
         [
