@@ -54,6 +54,9 @@
 //! - **Trigger**: whether a task runs, from its upstream states ([`Trigger`]); the default
 //!   is `all_successful`.
 //! - **Signal**: a body ends itself as SUCCESS, FAIL, RETRY, SKIP or PAUSE ([`Signal`]).
+//! - **Retries**: a failed attempt is retried up to `max_retries` times, after a fixed
+//!   delay or an exponential [`Backoff`] with a cap, spread by a deterministic [`Jitter`];
+//!   [`TaskCall::retry_if`] chooses which errors are retried.
 //! - **Reference tasks**: the tasks whose states decide the flow's state (default: the
 //!   terminal tasks; see [`Flow::set_reference_tasks`]).
 //! - **Report**: [`RunReport`] holds every state and typed result, and continues a paused run.
@@ -135,6 +138,7 @@ mod pipeline;
 mod reference;
 mod render;
 mod report;
+mod retry;
 mod runner;
 mod signal;
 mod state;
@@ -147,6 +151,7 @@ pub use crate::error::{BoxError, BuildError, MissingInput, ResumeError};
 pub use crate::flow::Flow;
 pub use crate::overrides::{RunBuilder, Stub};
 pub use crate::report::RunReport;
+pub use crate::retry::{Backoff, Jitter};
 pub use crate::signal::{Signal, SignalKind};
 pub use crate::state::{State, StateKind};
 pub use crate::task::{Arg, Args, Handle, IntoArg, Task, TaskCall, TaskFuture, TaskId, Values};

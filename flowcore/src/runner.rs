@@ -278,12 +278,12 @@ impl RunReport {
             ),
             Outcome::Panic(message) => {
                 let state = State::failed(format!("Task panicked: {message}"));
-                self.fail(task, run_count, state, span, attempts);
+                self.fail(task, run_count, state, None, span, attempts);
             }
             Outcome::TimedOut(limit) => {
                 let state =
                     State::timed_out(format!("Task timed out after {limit:?} during execution."));
-                self.fail(task, run_count, state, span, attempts);
+                self.fail(task, run_count, state, None, span, attempts);
             }
             Outcome::Error(error) => match error.downcast::<Signal>() {
                 Ok(signal) => self.apply_signal(task, run_count, *signal, span, attempts),
@@ -294,25 +294,41 @@ impl RunReport {
                 }
                 Err(error) => {
                     let state = State::failed(error_message(&*error));
-                    self.fail(task, run_count, state, span, attempts);
+                    self.fail(task, run_count, state, Some(&*error), span, attempts);
                 }
             },
         }
     }
 
-    /// A failed attempt: retry while attempts remain, else finish with `failed`.
+    /// A failed attempt: retry while attempts remain and the task's `retry_if` accepts the
+    /// body's `error` (signals, panics and timeouts have none), else finish with `failed`.
     fn fail(
         &mut self,
         task: u32,
         run_count: u32,
         failed: State,
+        error: Option<&(dyn Error + 'static)>,
         span: TaskSpan,
         attempts: &mut Attempts,
     ) {
-        let options = &self.flow.nodes[task as usize].options;
-        let (max_retries, delay) = (options.max_retries, options.retry_delay);
-        let failed = failed.with_run_count(run_count);
-        if pipeline::should_retry(run_count, max_retries) {
+        let node = &self.flow.nodes[task as usize];
+        let (options, max_retries) = (&node.options, node.options.max_retries);
+        let mut failed = failed.with_run_count(run_count);
+        let mut retry = pipeline::should_retry(run_count, max_retries);
+        if retry
+            && let (Some(error), Some(policy)) = (error, options.retry.as_deref())
+            && let Some(message) = policy.not_retried(
+                error,
+                failed.message(),
+                run_count,
+                u64::from(max_retries) + 1,
+            )
+        {
+            failed = State::failed(message).with_run_count(run_count);
+            retry = false;
+        }
+        if retry {
+            let delay = options.retry_delay(&self.flow.name, &node.name, run_count);
             transition(&span, &failed);
             self.log.push((task, failed.kind()));
             let retrying = pipeline::retrying(run_count, max_retries, delay, Instant::now());
@@ -361,23 +377,27 @@ impl RunReport {
                 task,
                 run_count,
                 State::new(StateKind::Failed, message),
+                None,
                 span,
                 attempts,
             ),
             SignalKind::Retry => {
-                let options = &self.flow.nodes[idx].options;
+                let node = &self.flow.nodes[idx];
+                let options = &node.options;
                 if pipeline::should_retry(run_count, options.max_retries) {
-                    let delay = delay.unwrap_or(options.retry_delay);
+                    let delay = delay.unwrap_or_else(|| {
+                        options.retry_delay(&self.flow.name, &node.name, run_count)
+                    });
                     let retrying = State::new(StateKind::Retrying, message)
                         .with_run_count(run_count)
-                        .with_start_time(Instant::now() + delay);
+                        .with_start_time(pipeline::start_after(Instant::now(), delay));
                     let start_at = retrying.start_time();
                     self.set_state(task, retrying, &span);
                     self.start_attempt(task, start_at, span, attempts);
                 } else {
                     let message = format!(
                         "{message} (RETRY signal after attempt {run_count} of {}; no retries left)",
-                        options.max_retries + 1
+                        u64::from(options.max_retries) + 1
                     );
                     self.finish(
                         task,
