@@ -1,4 +1,4 @@
-//! Parses the options of `#[task(...)]`: name, retries, durations, trigger, skip propagation, crate path.
+//! Parses the options of `#[task(...)]`: name, retries and their policy, durations, trigger, skip propagation, crate path.
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
@@ -6,8 +6,9 @@ use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::{Ident, LitBool, LitFloat, LitInt, LitStr, Token};
 
-const OPTIONS: &str =
-    "name, max_retries, retry_delay, timeout, trigger, skip_on_upstream_skip, crate";
+const OPTIONS: &str = "name, max_retries, retry_delay, retry_backoff, retry_jitter, retry_if, timeout, trigger, skip_on_upstream_skip, crate";
+const BACKOFFS: &str = "exponential(initial = \"1s\", factor = 2.0, max = \"1m\")";
+const JITTERS: &str = "none, full, proportional(0.25)";
 const TRIGGERS: &str = "all_successful, all_failed, any_successful, any_failed, all_finished, always_run, manual_only, not_all_skipped, some_successful(at_least = .., at_most = ..), some_failed(at_least = .., at_most = ..), custom(path::to::function)";
 
 /// The options given to `#[task]`.
@@ -16,10 +17,53 @@ pub(crate) struct TaskArgs {
     pub(crate) name: Option<LitStr>,
     pub(crate) max_retries: Option<LitInt>,
     pub(crate) retry_delay: Option<u128>,
+    pub(crate) retry_backoff: Option<BackoffSpec>,
+    pub(crate) retry_jitter: Option<JitterSpec>,
+    pub(crate) retry_if: Option<syn::Path>,
     pub(crate) timeout: Option<u128>,
     pub(crate) trigger: Option<TriggerSpec>,
     pub(crate) skip_on_upstream_skip: Option<LitBool>,
     pub(crate) krate: Option<syn::Path>,
+}
+
+/// `retry_backoff = exponential(initial = .., factor = .., max = ..)`, checked.
+pub(crate) struct BackoffSpec {
+    pub(crate) initial: u128,
+    pub(crate) factor: f64,
+    pub(crate) max: u128,
+}
+
+/// A jitter named in the attribute.
+pub(crate) enum JitterSpec {
+    /// `none` or `full`: the `Jitter` variant's name.
+    Plain(&'static str),
+    /// `proportional(fraction)`.
+    Proportional(f64),
+}
+
+impl BackoffSpec {
+    /// The expression building the backoff, with `krate` as the path to flowcore.
+    pub(crate) fn to_tokens(&self, krate: &TokenStream) -> TokenStream {
+        let (initial, factor, max) = (self.initial as u64, self.factor, self.max as u64);
+        quote!(#krate::Backoff::exponential(
+            #krate::__private::Duration::from_nanos(#initial),
+            #factor,
+            #krate::__private::Duration::from_nanos(#max),
+        ))
+    }
+}
+
+impl JitterSpec {
+    /// The expression building the jitter, with `krate` as the path to flowcore.
+    pub(crate) fn to_tokens(&self, krate: &TokenStream) -> TokenStream {
+        match self {
+            JitterSpec::Plain(variant) => {
+                let variant = Ident::new(variant, Span::call_site());
+                quote!(#krate::Jitter::#variant)
+            }
+            JitterSpec::Proportional(fraction) => quote!(#krate::Jitter::Proportional(#fraction)),
+        }
+    }
 }
 
 /// A trigger named in the attribute.
@@ -130,8 +174,31 @@ impl TaskArgs {
                 set(&mut self.max_retries, &key, lit)
             }
             "retry_delay" => {
+                if self.retry_backoff.is_some() {
+                    return Err(both_delays(&key));
+                }
                 let nanos = parse_duration(input, "retry_delay", true)?;
                 set(&mut self.retry_delay, &key, nanos)
+            }
+            "retry_backoff" => {
+                if self.retry_delay.is_some() {
+                    return Err(both_delays(&key));
+                }
+                let backoff = parse_backoff(input)?;
+                set(&mut self.retry_backoff, &key, backoff)
+            }
+            "retry_jitter" => {
+                let jitter = parse_jitter(input)?;
+                set(&mut self.retry_jitter, &key, jitter)
+            }
+            "retry_if" => {
+                let path: syn::Path = input.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`retry_if` takes the path of a function `fn(&(dyn std::error::Error + 'static)) -> bool`",
+                    )
+                })?;
+                set(&mut self.retry_if, &key, path)
             }
             "timeout" => {
                 let nanos = parse_duration(input, "timeout", false)?;
@@ -160,6 +227,172 @@ impl TaskArgs {
             )),
         }
     }
+}
+
+fn both_delays(key: &Ident) -> syn::Error {
+    syn::Error::new(
+        key.span(),
+        "`retry_delay` and `retry_backoff` both set the delay before a retry; keep one (`retry_delay` is the fixed delay)",
+    )
+}
+
+/// Parses `exponential(initial = "1s", factor = 2.0, max = "1m")`, checking that the
+/// delays can only grow and that `max` is at least `initial`.
+fn parse_backoff(input: ParseStream<'_>) -> syn::Result<BackoffSpec> {
+    let name = input.call(Ident::parse_any).map_err(|error| {
+        syn::Error::new(
+            error.span(),
+            format!("expected a backoff; valid backoffs are: {BACKOFFS}"),
+        )
+    })?;
+    match name.to_string().as_str() {
+        "exponential" => {}
+        "fixed" => {
+            return Err(syn::Error::new(
+                name.span(),
+                "for a fixed delay, write `retry_delay = \"2s\"` instead of `retry_backoff`",
+            ));
+        }
+        _ => {
+            return Err(syn::Error::new(
+                name.span(),
+                format!("unknown backoff `{name}`; valid backoffs are: {BACKOFFS}"),
+            ));
+        }
+    }
+    if !input.peek(syn::token::Paren) {
+        return Err(syn::Error::new(
+            name.span(),
+            format!("`exponential` needs its parameters: {BACKOFFS}"),
+        ));
+    }
+    let content;
+    syn::parenthesized!(content in input);
+    let (mut initial, mut factor, mut max) = (None, None, None);
+    let mut max_span = name.span();
+    while !content.is_empty() {
+        let key: Ident = content.parse()?;
+        content.parse::<Token![=]>()?;
+        match key.to_string().as_str() {
+            "initial" => {
+                let nanos = parse_duration(&content, "initial", false)?;
+                set(&mut initial, &key, nanos)?;
+            }
+            "factor" => {
+                let value = parse_factor(&content)?;
+                set(&mut factor, &key, value)?;
+            }
+            "max" => {
+                max_span = content.span();
+                let nanos = parse_duration(&content, "max", false)?;
+                set(&mut max, &key, nanos)?;
+            }
+            _ => {
+                return Err(syn::Error::new(
+                    key.span(),
+                    format!(
+                        "unknown parameter `{key}` of `exponential`; valid parameters are: initial, factor, max"
+                    ),
+                ));
+            }
+        }
+        if content.is_empty() {
+            break;
+        }
+        content.parse::<Token![,]>()?;
+    }
+    let (Some(initial), Some(factor), Some(max)) = (initial, factor, max) else {
+        let missing: Vec<&str> = [
+            ("`initial`", initial.is_none()),
+            ("`factor`", factor.is_none()),
+            ("`max`", max.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(key, missing)| missing.then_some(key))
+        .collect();
+        return Err(syn::Error::new(
+            name.span(),
+            format!(
+                "`exponential` is missing {}; write it like {BACKOFFS}",
+                missing.join(" and ")
+            ),
+        ));
+    };
+    if max < initial {
+        return Err(syn::Error::new(
+            max_span,
+            "`max` must not be shorter than `initial`",
+        ));
+    }
+    Ok(BackoffSpec {
+        initial,
+        factor,
+        max,
+    })
+}
+
+/// A number literal, with or without a point.
+fn parse_number(input: ParseStream<'_>) -> Option<syn::Result<(f64, Span)>> {
+    if input.peek(LitFloat) {
+        return Some(input.parse::<LitFloat>().and_then(|lit| {
+            let value: f64 = lit.base10_parse()?;
+            Ok((value, lit.span()))
+        }));
+    }
+    if input.peek(LitInt) {
+        return Some(input.parse::<LitInt>().and_then(|lit| {
+            let value: f64 = lit.base10_parse()?;
+            Ok((value, lit.span()))
+        }));
+    }
+    None
+}
+
+fn parse_factor(input: ParseStream<'_>) -> syn::Result<f64> {
+    let message =
+        "`factor` must be a number of at least 1.0, such as `2.0`, so that delays do not shrink";
+    let (factor, span) = match parse_number(input) {
+        Some(number) => number?,
+        None => return Err(input.error(message)),
+    };
+    if !(factor.is_finite() && factor >= 1.0) {
+        return Err(syn::Error::new(span, message));
+    }
+    Ok(factor)
+}
+
+fn parse_jitter(input: ParseStream<'_>) -> syn::Result<JitterSpec> {
+    let name = input.call(Ident::parse_any).map_err(|error| {
+        syn::Error::new(
+            error.span(),
+            format!("expected a jitter; valid jitters are: {JITTERS}"),
+        )
+    })?;
+    match name.to_string().as_str() {
+        "none" => return Ok(JitterSpec::Plain("None")),
+        "full" => return Ok(JitterSpec::Plain("Full")),
+        "proportional" => {}
+        _ => {
+            return Err(syn::Error::new(
+                name.span(),
+                format!("unknown jitter `{name}`; valid jitters are: {JITTERS}"),
+            ));
+        }
+    }
+    let message = "`proportional(..)` takes the fraction of the delay to add or take away, from 0.0 to 1.0, such as `proportional(0.25)`";
+    if !input.peek(syn::token::Paren) {
+        return Err(syn::Error::new(name.span(), message));
+    }
+    let content;
+    syn::parenthesized!(content in input);
+    let (fraction, span) = match parse_number(&content) {
+        Some(number) => number?,
+        None => return Err(content.error(message)),
+    };
+    if !content.is_empty() || !(0.0..=1.0).contains(&fraction) {
+        return Err(syn::Error::new(span, message));
+    }
+    Ok(JitterSpec::Proportional(fraction))
 }
 
 fn parse_duration(input: ParseStream<'_>, option: &str, zero_ok: bool) -> syn::Result<u128> {

@@ -260,6 +260,18 @@ fn generate(args: &TaskArgs, item_fn: &ItemFn, inputs: &[Input]) -> TokenStream 
         let nanos = nanos as u64;
         options.extend(quote!(.retry_delay(#krate::__private::Duration::from_nanos(#nanos))));
     }
+    if let Some(backoff) = &args.retry_backoff {
+        let backoff = backoff.to_tokens(&krate);
+        options.extend(quote!(.retry_backoff(#backoff)));
+    }
+    if let Some(jitter) = &args.retry_jitter {
+        let jitter = jitter.to_tokens(&krate);
+        options.extend(quote!(.retry_jitter(#jitter)));
+    }
+    if let Some(path) = &args.retry_if {
+        // Spanned on the path, so a function of the wrong type is reported there.
+        options.extend(quote_spanned!(path.span()=> .retry_if(#path)));
+    }
     if let Some(nanos) = args.timeout {
         let nanos = nanos as u64;
         options.extend(quote!(.timeout(#krate::__private::Duration::from_nanos(#nanos))));

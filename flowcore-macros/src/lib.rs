@@ -31,13 +31,16 @@ use proc_macro::TokenStream;
 /// | `name` | `name = "extract"` | the task's name (default: the function's name) |
 /// | `max_retries` | `max_retries = 3` | retries after a failed attempt (default 0) |
 /// | `retry_delay` | `retry_delay = "2s"` | wait before a retry; units ns, us, ms, s, m, h, d, combinable (`"1m30s"`) |
+/// | `retry_backoff` | `retry_backoff = exponential(initial = "1s", factor = 2.0, max = "1m")` | wait `initial`, then `factor` times longer before each further retry, at most `max` (instead of `retry_delay`) |
+/// | `retry_jitter` | `retry_jitter = full` | spread each retry's delay `d`: `none` (default), `full` (0 to `d`), `proportional(0.25)` (`d` ± 25%); deterministic per task and retry |
+/// | `retry_if` | `retry_if = is_transient` | a function `fn(&(dyn std::error::Error + 'static)) -> bool`: only the body errors it accepts are retried |
 /// | `timeout` | `timeout = "30s"` | an attempt running longer ends `TimedOut` |
 /// | `trigger` | `trigger = always_run` | `all_successful` (default), `all_failed`, `any_successful`, `any_failed`, `all_finished`, `always_run`, `manual_only`, `not_all_skipped`, `some_successful(at_least = 2, at_most = 0.5)`, `some_failed(...)`, `custom(path::to::function)` |
 /// | `skip_on_upstream_skip` | `skip_on_upstream_skip = false` | whether a skipped upstream task skips this one (default true) |
 /// | `crate` | `crate = my::reexport::flowcore` | the path to flowcore, when it is re-exported |
 ///
-/// Durations and triggers are checked at compile time. The same options can be set at
-/// the call site with `TaskCall`'s methods, which override the attribute's.
+/// Durations, backoffs, jitters and triggers are checked at compile time. The same options
+/// can be set at the call site with `TaskCall`'s methods, which override the attribute's.
 ///
 /// # Examples
 ///
@@ -63,6 +66,30 @@ use proc_macro::TokenStream;
 /// assert_eq!(report.result(summary).map(String::as_str), Some("record 7"));
 /// assert_eq!(report.flow_state().kind(), StateKind::Success);
 /// # }
+/// ```
+///
+/// A retry policy: exponential backoff with jitter, retrying timeouts only.
+///
+/// ```
+/// use std::error::Error;
+/// use flowcore::task;
+///
+/// fn timed_out(error: &(dyn Error + 'static)) -> bool {
+///     error
+///         .downcast_ref::<std::io::Error>()
+///         .is_some_and(|error| error.kind() == std::io::ErrorKind::TimedOut)
+/// }
+///
+/// #[task(
+///     max_retries = 5,
+///     retry_backoff = exponential(initial = "1s", factor = 2.0, max = "1m"),
+///     retry_jitter = full,
+///     retry_if = timed_out,
+/// )]
+/// async fn fetch(id: u32) -> Result<String, std::io::Error> {
+///     Ok(format!("record {id}"))
+/// }
+/// # let _ = fetch(1);
 /// ```
 ///
 /// The equivalent without the macro is a hand-written `flowcore::Task` added with

@@ -66,6 +66,17 @@ pub enum BuildError {
         /// Its block.
         block: &'static str,
     },
+    /// A task's retry policy cannot work: an exponential backoff whose factor is below 1.0
+    /// or not finite, whose initial delay is zero or whose maximum is below the initial
+    /// delay, or a proportional jitter outside 0.0 to 1.0 (see
+    /// [`TaskCall::retry_backoff`](crate::TaskCall::retry_backoff) and
+    /// [`TaskCall::retry_jitter`](crate::TaskCall::retry_jitter)).
+    InvalidRetryPolicy {
+        /// The task.
+        task: String,
+        /// What is wrong, naming the option.
+        problem: String,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -107,6 +118,9 @@ impl fmt::Display for BuildError {
                 f,
                 "task `{task}` is in `{block}` and cannot be a reference task; the flow's final state comes from its main tasks"
             ),
+            BuildError::InvalidRetryPolicy { task, problem } => {
+                write!(f, "task `{task}`: invalid retry policy: {problem}")
+            }
         }
     }
 }

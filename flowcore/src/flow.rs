@@ -14,6 +14,7 @@ use crate::error::{BuildError, MissingInput};
 use crate::graph::Graph;
 use crate::overrides::RunBuilder;
 use crate::report::RunReport;
+use crate::retry::RetryPolicy;
 use crate::task::{Args, Edge, ErasedTask, Handle, TaskCall, TaskId, TaskOptions};
 
 static NEXT_FLOW_ID: AtomicU64 = AtomicU64::new(1);
@@ -77,8 +78,8 @@ impl FlowData {
 ///
 /// Add tasks with [`Flow::add`]; passing the returned [`Handle`] as another task's
 /// argument records a data edge. Mistakes (a duplicate name, a handle from another flow,
-/// a cycle made with [`Flow::add_edge`]) are reported by [`Flow::validate`] and
-/// [`Flow::run`], naming the tasks involved.
+/// an invalid retry policy, a cycle made with [`Flow::add_edge`]) are reported by
+/// [`Flow::validate`] and [`Flow::run`], naming the tasks involved.
 ///
 /// # Examples
 ///
@@ -424,6 +425,12 @@ impl Flow {
         let items = call
             .each_len
             .map_or(NO_ITEMS, |len| len.min(NO_ITEMS as usize - 1) as u32);
+        if let Some(problem) = call.options.retry.as_deref().and_then(RetryPolicy::problem) {
+            data.errors.push(BuildError::InvalidRetryPolicy {
+                task: name.to_string(),
+                problem,
+            });
+        }
         let mut after = Vec::with_capacity(call.after.len());
         for upstream in call.after {
             if upstream.flow == data.id {
@@ -522,7 +529,7 @@ impl Flow {
             .collect())
     }
 
-    /// Checks the flow: unique names, no handles from other flows, no cycles.
+    /// Checks the flow: unique names, no handles from other flows, valid retry policies, no cycles.
     ///
     /// # Errors
     ///

@@ -54,6 +54,9 @@
 //! - **Trigger**: whether a task runs, from its upstream states ([`Trigger`]); the default
 //!   is `all_successful`.
 //! - **Signal**: a body ends itself as SUCCESS, FAIL, RETRY, SKIP or PAUSE ([`Signal`]).
+//! - **Retries**: a failed attempt is retried up to `max_retries` times, after a fixed
+//!   delay or an exponential [`Backoff`] with a cap, spread by a deterministic [`Jitter`];
+//!   [`TaskCall::retry_if`] chooses which errors are retried.
 //! - **Reference tasks**: the tasks whose states decide the flow's state (default: the
 //!   terminal tasks; see [`Flow::set_reference_tasks`]).
 //! - **Blocks**: a flow runs its main tasks, then its `errors` tasks only if the main
@@ -145,6 +148,7 @@ mod pipeline;
 mod reference;
 mod render;
 mod report;
+mod retry;
 mod runner;
 mod signal;
 mod state;
@@ -159,6 +163,7 @@ pub use crate::flow::Flow;
 pub use crate::map::{Each, each};
 pub use crate::overrides::{RunBuilder, Stub};
 pub use crate::report::RunReport;
+pub use crate::retry::{Backoff, Jitter};
 pub use crate::signal::{Signal, SignalKind};
 pub use crate::state::{State, StateKind};
 pub use crate::task::{Arg, Args, Handle, IntoArg, Task, TaskCall, TaskFuture, TaskId, Values};

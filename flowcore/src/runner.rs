@@ -324,6 +324,16 @@ impl RunReport {
         }
     }
 
+    /// The name a retry's jitter is derived from: a child's includes its index, so that
+    /// the children of a mapped task do not retry in lockstep.
+    fn jitter_name(&self, slot: u32) -> std::borrow::Cow<'_, str> {
+        let name = self.name_of(slot);
+        match name.index {
+            None => std::borrow::Cow::Borrowed(name.task),
+            Some(_) => std::borrow::Cow::Owned(name.to_string()),
+        }
+    }
+
     /// The task a slot runs: itself, or a child's mapped task.
     fn node(&self, slot: u32) -> &Node {
         &self.flow.nodes[self.task_of(slot).0 as usize]
@@ -535,12 +545,12 @@ impl RunReport {
             ),
             Outcome::Panic(message) => {
                 let state = State::failed(format!("Task panicked: {message}"));
-                self.fail(task, run_count, state, span, attempts);
+                self.fail(task, run_count, state, None, span, attempts);
             }
             Outcome::TimedOut(limit) => {
                 let state =
                     State::timed_out(format!("Task timed out after {limit:?} during execution."));
-                self.fail(task, run_count, state, span, attempts);
+                self.fail(task, run_count, state, None, span, attempts);
             }
             Outcome::Error(error) => match error.downcast::<Signal>() {
                 Ok(signal) => self.apply_signal(task, run_count, *signal, span, attempts),
@@ -551,25 +561,41 @@ impl RunReport {
                 }
                 Err(error) => {
                     let state = State::failed(error_message(&*error));
-                    self.fail(task, run_count, state, span, attempts);
+                    self.fail(task, run_count, state, Some(&*error), span, attempts);
                 }
             },
         }
     }
 
-    /// A failed attempt: retry while attempts remain, else finish with `failed`.
+    /// A failed attempt: retry while attempts remain and the task's `retry_if` accepts the
+    /// body's `error` (signals, panics and timeouts have none), else finish with `failed`.
     fn fail(
         &mut self,
         task: u32,
         run_count: u32,
         failed: State,
+        error: Option<&(dyn Error + 'static)>,
         span: TaskSpan,
         attempts: &mut Attempts,
     ) {
-        let options = &self.node(task).options;
-        let (max_retries, delay) = (options.max_retries, options.retry_delay);
-        let failed = failed.with_run_count(run_count);
-        if pipeline::should_retry(run_count, max_retries) {
+        let node = self.node(task);
+        let (options, max_retries) = (&node.options, node.options.max_retries);
+        let mut failed = failed.with_run_count(run_count);
+        let mut retry = pipeline::should_retry(run_count, max_retries);
+        if retry
+            && let (Some(error), Some(policy)) = (error, options.retry.as_deref())
+            && let Some(message) = policy.not_retried(
+                error,
+                failed.message(),
+                run_count,
+                u64::from(max_retries) + 1,
+            )
+        {
+            failed = State::failed(message).with_run_count(run_count);
+            retry = false;
+        }
+        if retry {
+            let delay = options.retry_delay(&self.flow.name, &self.jitter_name(task), run_count);
             transition(&span, &failed);
             self.log.push((task, failed.kind()));
             let retrying = pipeline::retrying(run_count, max_retries, delay, Instant::now());
@@ -618,23 +644,27 @@ impl RunReport {
                 task,
                 run_count,
                 State::new(StateKind::Failed, message),
+                None,
                 span,
                 attempts,
             ),
             SignalKind::Retry => {
-                let options = &self.node(task).options;
+                let node = self.node(task);
+                let options = &node.options;
                 if pipeline::should_retry(run_count, options.max_retries) {
-                    let delay = delay.unwrap_or(options.retry_delay);
+                    let delay = delay.unwrap_or_else(|| {
+                        options.retry_delay(&self.flow.name, &self.jitter_name(task), run_count)
+                    });
                     let retrying = State::new(StateKind::Retrying, message)
                         .with_run_count(run_count)
-                        .with_start_time(Instant::now() + delay);
+                        .with_start_time(pipeline::start_after(Instant::now(), delay));
                     let start_at = retrying.start_time();
                     self.set_state(task, retrying, &span);
                     self.start_attempt(task, start_at, span, attempts);
                 } else {
                     let message = format!(
                         "{message} (RETRY signal after attempt {run_count} of {}; no retries left)",
-                        options.max_retries + 1
+                        u64::from(options.max_retries) + 1
                     );
                     self.finish(
                         task,

@@ -30,9 +30,13 @@ pub enum SignalKind {
 /// whatever error type carried it.
 ///
 /// How `RETRY` relates to `max_retries`: a `RETRY` uses the same budget as a failure.
-/// While attempts remain it schedules the next one (after the signal's delay, or the
-/// task's `retry_delay`); once `max_retries` is used up the task ends `Failed`.
+/// While attempts remain it schedules the next one (after the signal's delay, or else the
+/// delay the task's retry policy gives this retry: its `retry_delay` or
+/// [`Backoff`](crate::Backoff), with its [`Jitter`](crate::Jitter)); once `max_retries` is
+/// used up the task ends `Failed`.
 /// This differs from Prefect 1, where `RETRY` ignores `max_retries` and can loop forever.
+/// Signals are explicit requests: [`TaskCall::retry_if`](crate::TaskCall::retry_if) does
+/// not filter them, so a `RETRY` is retried and a `FAIL` is retried like a failure.
 ///
 /// # Examples
 ///

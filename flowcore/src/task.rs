@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::error::{BoxError, MissingInput};
 use crate::flow::Node;
 use crate::map::{ChildName, ItemCount, MapInfo};
+use crate::retry::{Backoff, Jitter, RetryIf, RetryPolicy};
 use crate::runner::Launch;
 use crate::state::State;
 use crate::trigger::Trigger;
@@ -532,7 +533,8 @@ impl Values<'_> {
 #[derive(Clone, Debug)]
 pub(crate) struct TaskOptions {
     pub(crate) max_retries: u32,
-    pub(crate) retry_delay: Duration,
+    /// Backoff, jitter and predicate; `None` for the default (no delay, every error retried).
+    pub(crate) retry: Option<Box<RetryPolicy>>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) trigger: Trigger,
     pub(crate) skip_on_upstream_skip: bool,
@@ -543,12 +545,25 @@ impl Default for TaskOptions {
     fn default() -> TaskOptions {
         TaskOptions {
             max_retries: 0,
-            retry_delay: Duration::ZERO,
+            retry: None,
             timeout: None,
             trigger: Trigger::AllSuccessful,
             skip_on_upstream_skip: true,
             allow_failure: false,
         }
+    }
+}
+
+impl TaskOptions {
+    /// The delay before retry `retry` (1 for the first) of task `task` of flow `flow`.
+    pub(crate) fn retry_delay(&self, flow: &str, task: &str, retry: u32) -> Duration {
+        self.retry
+            .as_deref()
+            .map_or(Duration::ZERO, |policy| policy.delay(flow, task, retry))
+    }
+
+    fn retry_policy(&mut self) -> &mut RetryPolicy {
+        self.retry.get_or_insert_with(Box::default)
     }
 }
 
@@ -820,9 +835,90 @@ impl<T> TaskCall<T> {
         self
     }
 
-    /// How long to wait before a retry (default zero).
-    pub fn retry_delay(mut self, retry_delay: Duration) -> TaskCall<T> {
-        self.options.retry_delay = retry_delay;
+    /// How long to wait before each retry (default zero): the fixed form of
+    /// [`TaskCall::retry_backoff`], the same as `retry_backoff(Backoff::Fixed(retry_delay))`.
+    pub fn retry_delay(self, retry_delay: Duration) -> TaskCall<T> {
+        self.retry_backoff(Backoff::Fixed(retry_delay))
+    }
+
+    /// How the delay before a retry grows from one retry to the next (default: no delay);
+    /// replaces an earlier [`TaskCall::retry_delay`].
+    ///
+    /// An invalid backoff (see [`Backoff::Exponential`]) is reported by
+    /// [`Flow::validate`](crate::Flow::validate) and [`Flow::run`](crate::Flow::run) as a
+    /// [`BuildError::InvalidRetryPolicy`](crate::BuildError::InvalidRetryPolicy) naming the task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flowcore::{Backoff, Flow, task};
+    ///
+    /// #[task(max_retries = 5)]
+    /// async fn fetch(url: &'static str) -> Result<usize, std::io::Error> {
+    ///     Ok(url.len())
+    /// }
+    ///
+    /// let mut flow = Flow::new("backoff");
+    /// // 1s, 2s, 4s, 8s, then 10s.
+    /// flow.add(fetch("https://example.com").retry_backoff(Backoff::exponential(
+    ///     Duration::from_secs(1),
+    ///     2.0,
+    ///     Duration::from_secs(10),
+    /// )));
+    /// assert!(flow.validate().is_ok());
+    /// ```
+    pub fn retry_backoff(mut self, backoff: Backoff) -> TaskCall<T> {
+        self.options.retry_policy().backoff = backoff;
+        self
+    }
+
+    /// How each retry's delay is spread (default [`Jitter::None`]); deterministic, see [`Jitter`].
+    pub fn retry_jitter(mut self, jitter: Jitter) -> TaskCall<T> {
+        self.options.retry_policy().jitter = jitter;
+        self
+    }
+
+    /// Retries only the errors for which `predicate` returns true (default: every error).
+    ///
+    /// A failed attempt whose error the predicate rejects ends the task `Failed` at once,
+    /// with the error's message followed by `(not retried: ...)`; a panic in the predicate
+    /// does the same. The predicate is asked only while retries remain.
+    ///
+    /// It sees the errors the body returns (with their [`source`](std::error::Error::source)
+    /// chain, so it can look for a cause), and only those: signals are explicit requests
+    /// and are not filtered (a `RETRY` is retried and a `FAIL` is retried like a failure,
+    /// while retries remain), panics and timeouts have no error value and are retried, and
+    /// a [`MissingInput`] is never retried.
+    ///
+    /// # Examples
+    ///
+    /// Retry timeouts only: a refused connection fails at once.
+    ///
+    /// ```
+    /// use std::error::Error;
+    /// use std::io;
+    /// use flowcore::task;
+    ///
+    /// #[task(max_retries = 3, retry_delay = "1s")]
+    /// async fn fetch(url: &'static str) -> Result<usize, io::Error> {
+    ///     Ok(url.len())
+    /// }
+    ///
+    /// fn timed_out(error: &(dyn Error + 'static)) -> bool {
+    ///     error
+    ///         .downcast_ref::<io::Error>()
+    ///         .is_some_and(|error| error.kind() == io::ErrorKind::TimedOut)
+    /// }
+    ///
+    /// let call = fetch("https://example.com").retry_if(timed_out);
+    /// # let _ = call;
+    /// ```
+    pub fn retry_if(
+        mut self,
+        predicate: impl Fn(&(dyn std::error::Error + 'static)) -> bool + Send + Sync + 'static,
+    ) -> TaskCall<T> {
+        self.options.retry_policy().retry_if = Some(RetryIf(Arc::new(predicate)));
         self
     }
 

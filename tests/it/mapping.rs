@@ -252,7 +252,7 @@ async fn children_know_their_item_index() {
 async fn a_skipped_child_skips_a_reduce_that_propagates_skips() {
     #[task]
     async fn odd_only(x: u32) -> Result<u32, Signal> {
-        if x % 2 == 0 {
+        if x.is_multiple_of(2) {
             Err(Signal::skip("even"))
         } else {
             Ok(x)

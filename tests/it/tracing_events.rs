@@ -25,7 +25,7 @@ thread_local! {
 struct Capture;
 
 /// Runs `f` on this thread with events captured, and returns them.
-async fn capture<F: Future<Output = ()>>(f: F) -> Vec<String> {
+pub(crate) async fn capture<F: Future<Output = ()>>(f: F) -> Vec<String> {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         let subscriber = tracing_subscriber::registry().with(Capture);
