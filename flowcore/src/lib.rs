@@ -57,6 +57,14 @@
 //! - **Reference tasks**: the tasks whose states decide the flow's state (default: the
 //!   terminal tasks; see [`Flow::set_reference_tasks`]).
 //! - **Report**: [`RunReport`] holds every state and typed result, and continues a paused run.
+//! - **Inputs and outputs**: typed inputs, required ([`Flow::input`]) or with a default
+//!   ([`Flow::input_or`], [`Input`] with validators), are taken by tasks through their
+//!   handle and given per run with [`RunBuilder::input`]; a missing, unknown, mistyped or
+//!   invalid value stops the run before any task runs, naming the input. Named outputs
+//!   ([`Flow::output`]) are read back typed with [`RunReport::output`].
+//! - **Metadata and run context**: a flow has an id (its name), a namespace, a description
+//!   and labels ([`Flow::set_namespace`], [`Flow::add_label`]); each run has a [`RunId`].
+//!   A body reads them, with its own name, attempt and start time, from [`TaskContext`].
 //!
 //! # Testing flows
 //!
@@ -130,6 +138,7 @@ mod context;
 mod error;
 mod flow;
 mod graph;
+mod inputs;
 mod overrides;
 mod pipeline;
 mod reference;
@@ -142,9 +151,10 @@ mod task;
 mod trigger;
 
 pub use crate::check::{TaskCheck, TaskRef, Untyped};
-pub use crate::context::{TaskContext, pause};
-pub use crate::error::{BoxError, BuildError, MissingInput, ResumeError};
+pub use crate::context::{RunId, TaskContext, pause};
+pub use crate::error::{BoxError, BuildError, MissingInput, OutputError, ResumeError};
 pub use crate::flow::Flow;
+pub use crate::inputs::Input;
 pub use crate::overrides::{RunBuilder, Stub};
 pub use crate::report::RunReport;
 pub use crate::signal::{Signal, SignalKind};

@@ -219,6 +219,9 @@ impl RunReport {
             task_name: node.name.clone(),
             attempt: run_count,
             resumed,
+            map_index: None,
+            started_at: start_at.unwrap_or_else(Instant::now),
+            run: self.run.clone(),
         };
         let timeout = node.options.timeout;
         if start_at.is_none() {

@@ -2,6 +2,7 @@
 
 mod build_errors;
 mod concurrency;
+mod inputs;
 mod pause;
 mod reference_tasks;
 mod report;
