@@ -1,4 +1,4 @@
-//! Error types: flow build errors, missing inputs and resume errors.
+//! Error types: flow build and run-start errors, missing arguments, output lookups and resume errors.
 
 use std::fmt;
 
@@ -7,8 +7,13 @@ use crate::state::StateKind;
 /// The error type task bodies return: any `std::error::Error + Send + Sync`.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A flow that cannot run, found when it is validated (by [`Flow::run`](crate::Flow::run)
-/// or [`Flow::validate`](crate::Flow::validate)).
+/// A flow that cannot run, or a run that cannot start, found before any task runs.
+///
+/// [`Flow::validate`](crate::Flow::validate) reports the flow's own mistakes (names,
+/// edges, outputs); [`Flow::run`](crate::Flow::run) and
+/// [`RunBuilder::run`](crate::RunBuilder::run) also report what is wrong with the run:
+/// an override that cannot apply, or an input value that is missing, unknown, of the
+/// wrong type or rejected by its validator.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BuildError {
@@ -30,7 +35,7 @@ pub enum BuildError {
         /// Where the reference is: `argument `x``, `upstream` or `reference task`.
         place: String,
     },
-    /// A task was given an empty name.
+    /// A task, input or output was given an empty name.
     EmptyName,
     /// A run override cannot apply to its task (see [`Flow::runner`](crate::Flow::runner)).
     Override {
@@ -77,6 +82,60 @@ pub enum BuildError {
         /// What is wrong, naming the option.
         problem: String,
     },
+    /// An input was declared with the name of another input or of a task (or a task was
+    /// named like an input); inputs and tasks share one namespace.
+    DuplicateInput {
+        /// The name.
+        name: String,
+    },
+    /// [`Flow::add_edge`](crate::Flow::add_edge) made an input the downstream end of an
+    /// edge; an input has its value before the run starts, so it cannot wait for a task.
+    EdgeIntoInput {
+        /// The input.
+        input: String,
+        /// The task it was to wait for.
+        upstream: String,
+    },
+    /// Two outputs were declared with the same name.
+    DuplicateOutput {
+        /// The name.
+        name: String,
+    },
+    /// An output was declared with the handle of a task of another flow.
+    ForeignOutput {
+        /// The output's name.
+        name: String,
+    },
+    /// A required input (one without a default) was not given to the run.
+    InputRequired {
+        /// The input's name.
+        name: String,
+        /// The input's type, as [`std::any::type_name`] spells it.
+        expected: &'static str,
+    },
+    /// The run was given a value for an input the flow does not declare.
+    UnknownInput {
+        /// The name given.
+        name: String,
+        /// The inputs the flow declares, in the order they were declared.
+        inputs: Vec<String>,
+    },
+    /// The run was given a value of another type than the input's.
+    InputType {
+        /// The input's name.
+        name: String,
+        /// The input's type, as [`std::any::type_name`] spells it.
+        expected: &'static str,
+        /// The type of the value given.
+        given: &'static str,
+    },
+    /// An input's validator rejected its value (given or default).
+    InvalidInput {
+        /// The input's name.
+        name: String,
+        /// The validator's message.
+        message: String,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -102,7 +161,7 @@ impl fmt::Display for BuildError {
                 f,
                 "task `{task}`: {place} refers to a task of another flow; handles can only be used in the flow that made them"
             ),
-            BuildError::EmptyName => write!(f, "a task name must not be empty"),
+            BuildError::EmptyName => write!(f, "a task, input or output name must not be empty"),
             BuildError::Override { task, problem } => write!(f, "task `{task}`: {problem}"),
             BuildError::BlockOrder {
                 task,
@@ -120,6 +179,49 @@ impl fmt::Display for BuildError {
             ),
             BuildError::InvalidRetryPolicy { task, problem } => {
                 write!(f, "task `{task}`: invalid retry policy: {problem}")
+            }
+            BuildError::DuplicateInput { name } => write!(
+                f,
+                "input `{name}`: another input or task has this name; inputs and tasks share one namespace and names must be unique in a flow"
+            ),
+            BuildError::EdgeIntoInput { input, upstream } => write!(
+                f,
+                "input `{input}` cannot run after task `{upstream}`: an input has its value before the run starts"
+            ),
+            BuildError::DuplicateOutput { name } => write!(
+                f,
+                "two outputs are named `{name}`; output names must be unique in a flow"
+            ),
+            BuildError::ForeignOutput { name } => write!(
+                f,
+                "output `{name}` is declared with a task of another flow; handles can only be used in the flow that made them"
+            ),
+            BuildError::InputRequired { name, expected } => write!(
+                f,
+                "input `{name}` (`{expected}`) is required and was not given; pass it with `flow.runner().input(\"{name}\", value)` or declare a default"
+            ),
+            BuildError::UnknownInput { name, inputs } => {
+                write!(f, "the flow has no input named `{name}`; ")?;
+                if inputs.is_empty() {
+                    return write!(f, "it declares no inputs");
+                }
+                write!(f, "its inputs are ")?;
+                for (i, input) in inputs.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { ", " };
+                    write!(f, "{sep}`{input}`")?;
+                }
+                Ok(())
+            }
+            BuildError::InputType {
+                name,
+                expected,
+                given,
+            } => write!(
+                f,
+                "input `{name}` expects a value of type `{expected}`, and was given a `{given}`"
+            ),
+            BuildError::InvalidInput { name, message } => {
+                write!(f, "input `{name}` is invalid: {message}")
             }
         }
     }
@@ -193,3 +295,81 @@ impl fmt::Display for ResumeError {
 }
 
 impl std::error::Error for ResumeError {}
+
+/// Why [`RunReport::output`](crate::RunReport::output) could not look an output up.
+///
+/// An output whose task produced no value (it failed or was skipped) is not an error:
+/// `output` returns `Ok(None)`.
+///
+/// # Examples
+///
+/// ```
+/// use flowcore::{Flow, OutputError, task};
+///
+/// #[task]
+/// async fn answer() -> u32 {
+///     42
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let mut flow = Flow::new("outputs");
+/// let answer = flow.add(answer());
+/// flow.output("answer", answer);
+/// let report = flow.run().await.unwrap();
+/// assert_eq!(
+///     report.output::<u32>("anwser"),
+///     Err(OutputError::Unknown { name: "anwser".to_string(), outputs: vec!["answer".to_string()] })
+/// );
+/// assert_eq!(
+///     report.output::<u64>("answer").unwrap_err().to_string(),
+///     "output `answer` is a `u32`, not a `u64`"
+/// );
+/// # }
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OutputError {
+    /// The flow declares no output with this name.
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// The outputs the flow declares, in the order they were declared.
+        outputs: Vec<String>,
+    },
+    /// The output is of another type than the one asked for.
+    WrongType {
+        /// The output's name.
+        name: String,
+        /// The output's type, as [`std::any::type_name`] spells it.
+        declared: &'static str,
+        /// The type asked for.
+        requested: &'static str,
+    },
+}
+
+impl fmt::Display for OutputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OutputError::Unknown { name, outputs } => {
+                write!(f, "the flow has no output named `{name}`; ")?;
+                if outputs.is_empty() {
+                    return write!(f, "it declares no outputs");
+                }
+                write!(f, "its outputs are ")?;
+                for (i, output) in outputs.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { ", " };
+                    write!(f, "{sep}`{output}`")?;
+                }
+                Ok(())
+            }
+            OutputError::WrongType {
+                name,
+                declared,
+                requested,
+            } => write!(f, "output `{name}` is a `{declared}`, not a `{requested}`"),
+        }
+    }
+}
+
+impl std::error::Error for OutputError {}

@@ -1,4 +1,5 @@
-//! The `Flow` builder: adds tasks, records their edges and validates the graph before a run.
+//! The `Flow` builder: adds tasks, records their edges and metadata, and validates the graph
+//! before a run.
 
 use std::borrow::Cow;
 use std::collections::hash_map::Entry;
@@ -12,6 +13,7 @@ use rustc_hash::FxHashMap;
 use crate::block::{Block, TaskFailure};
 use crate::error::{BuildError, MissingInput};
 use crate::graph::Graph;
+use crate::inputs::{InputDecl, OutputDecl};
 use crate::overrides::RunBuilder;
 use crate::report::RunReport;
 use crate::retry::RetryPolicy;
@@ -43,9 +45,17 @@ pub(crate) struct FlowData {
     pub(crate) id: u64,
     pub(crate) name: String,
     pub(crate) nodes: Vec<Node>,
-    names: FxHashMap<Arc<str>, u32>,
+    pub(crate) names: FxHashMap<Arc<str>, u32>,
     name_suffixes: FxHashMap<Cow<'static, str>, u32>,
-    errors: Vec<BuildError>,
+    pub(crate) errors: Vec<BuildError>,
+    /// The flow's inputs, in the order they were declared; each is a node of its own.
+    pub(crate) inputs: Vec<InputDecl>,
+    /// The flow's outputs, in the order they were declared.
+    pub(crate) outputs: Vec<OutputDecl>,
+    pub(crate) namespace: Option<String>,
+    pub(crate) description: Option<String>,
+    /// Key/value pairs, keys unique, in the order the keys were first added.
+    pub(crate) labels: Vec<(String, String)>,
     reference: Option<Vec<u32>>,
     /// The task whose value is the list of failed main tasks, once asked for.
     pub(crate) failures: Option<u32>,
@@ -72,6 +82,18 @@ impl FlowData {
     pub(crate) fn index_of(&self, name: &str) -> Option<u32> {
         self.names.get(name).copied()
     }
+
+    /// The input declared at node `task`, if that node is an input.
+    pub(crate) fn input_at(&self, task: u32) -> Option<&InputDecl> {
+        self.inputs.iter().find(|input| input.task == task)
+    }
+
+    pub(crate) fn label(&self, key: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, value)| value.as_str())
+    }
 }
 
 /// A workflow: tasks and the edges between them, ready to run any number of times.
@@ -80,6 +102,12 @@ impl FlowData {
 /// argument records a data edge. Mistakes (a duplicate name, a handle from another flow,
 /// an invalid retry policy, a cycle made with [`Flow::add_edge`]) are reported by
 /// [`Flow::validate`] and [`Flow::run`], naming the tasks involved.
+///
+/// A flow can also declare typed inputs, given a value for each run ([`Flow::input`],
+/// [`Flow::input_or`], [`Flow::add_input`], [`RunBuilder::input`]), named outputs read
+/// back from the report ([`Flow::output`], [`RunReport::output`]), and metadata: a
+/// namespace, a description and labels ([`Flow::set_namespace`],
+/// [`Flow::set_description`], [`Flow::add_label`]).
 ///
 /// # Examples
 ///
@@ -115,7 +143,9 @@ impl fmt::Debug for Flow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Flow")
             .field("name", &self.data.name)
+            .field("namespace", &self.data.namespace)
             .field("n_tasks", &self.data.nodes.len())
+            .field("n_inputs", &self.data.inputs.len())
             .finish_non_exhaustive()
     }
 }
@@ -131,6 +161,11 @@ impl Flow {
                 names: FxHashMap::default(),
                 name_suffixes: FxHashMap::default(),
                 errors: Vec::new(),
+                inputs: Vec::new(),
+                outputs: Vec::new(),
+                namespace: None,
+                description: None,
+                labels: Vec::new(),
                 reference: None,
                 failures: None,
                 timeout: None,
@@ -145,20 +180,138 @@ impl Flow {
         &self.data.name
     }
 
-    /// How many tasks the flow has.
+    /// The flow's id: its name, given to [`Flow::new`]. With the namespace it identifies
+    /// the flow, like a Kestra flow's `namespace` and `id`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowcore::Flow;
+    ///
+    /// let flow = Flow::new("nightly-etl");
+    /// assert_eq!(flow.id(), "nightly-etl");
+    /// assert_eq!(flow.id(), flow.name());
+    /// ```
+    pub fn id(&self) -> &str {
+        &self.data.name
+    }
+
+    /// Sets the flow's namespace, a dotted path such as `company.team` that groups flows.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowcore::Flow;
+    ///
+    /// let mut flow = Flow::new("etl");
+    /// assert_eq!(flow.namespace(), None);
+    /// flow.set_namespace("company.data");
+    /// assert_eq!(flow.namespace(), Some("company.data"));
+    /// ```
+    pub fn set_namespace(&mut self, namespace: impl Into<String>) {
+        self.meta_mut().namespace = Some(namespace.into());
+    }
+
+    /// The flow's namespace, if it was given one.
+    ///
+    /// # Examples
+    ///
+    /// See [`Flow::set_namespace`].
+    pub fn namespace(&self) -> Option<&str> {
+        self.data.namespace.as_deref()
+    }
+
+    /// Sets the flow's description, free text for people reading about the flow.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowcore::Flow;
+    ///
+    /// let mut flow = Flow::new("etl");
+    /// flow.set_description("Loads yesterday's orders into the warehouse.");
+    /// assert_eq!(flow.description(), Some("Loads yesterday's orders into the warehouse."));
+    /// ```
+    pub fn set_description(&mut self, description: impl Into<String>) {
+        self.meta_mut().description = Some(description.into());
+    }
+
+    /// The flow's description, if it was given one.
+    ///
+    /// # Examples
+    ///
+    /// See [`Flow::set_description`].
+    pub fn description(&self) -> Option<&str> {
+        self.data.description.as_deref()
+    }
+
+    /// Adds the label `key` with `value`, or changes its value when the flow has it
+    /// already. A running task reads the labels from its
+    /// [`TaskContext`](crate::TaskContext).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowcore::Flow;
+    ///
+    /// let mut flow = Flow::new("etl");
+    /// flow.add_label("team", "data");
+    /// flow.add_label("env", "dev");
+    /// flow.add_label("env", "prod");
+    /// assert_eq!(flow.label("env"), Some("prod"));
+    /// assert_eq!(flow.label("owner"), None);
+    /// assert_eq!(flow.labels().collect::<Vec<_>>(), [("team", "data"), ("env", "prod")]);
+    /// ```
+    pub fn add_label(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        let (key, value) = (key.into(), value.into());
+        let labels = &mut self.meta_mut().labels;
+        match labels.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, old)) => *old = value,
+            None => labels.push((key, value)),
+        }
+    }
+
+    /// The flow's labels, in the order their keys were first added.
+    ///
+    /// # Examples
+    ///
+    /// See [`Flow::add_label`].
+    pub fn labels(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
+        self.data
+            .labels
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str()))
+    }
+
+    /// The value of the label `key`, if the flow has it.
+    ///
+    /// # Examples
+    ///
+    /// See [`Flow::add_label`].
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.data.label(key)
+    }
+
+    /// How many tasks the flow has (inputs included: each is a node of the flow).
     pub fn len(&self) -> usize {
         self.data.nodes.len()
     }
 
-    /// Whether the flow has no tasks.
+    /// Whether the flow has no tasks (and no inputs).
     pub fn is_empty(&self) -> bool {
         self.data.nodes.is_empty()
     }
 
-    fn data_mut(&mut self) -> &mut FlowData {
+    /// The flow's data, to change the graph: a cached graph is dropped.
+    pub(crate) fn data_mut(&mut self) -> &mut FlowData {
         let data = Arc::make_mut(&mut self.data);
         data.graph = OnceLock::new();
         data
+    }
+
+    /// The flow's data, to change metadata only: a cached graph is kept.
+    fn meta_mut(&mut self) -> &mut FlowData {
+        Arc::make_mut(&mut self.data)
     }
 
     /// Adds a task and returns the handle to its output.
@@ -462,7 +615,9 @@ impl Flow {
     /// Makes `downstream` run after `upstream` finished, without passing data.
     ///
     /// Unlike [`TaskCall::after`], this can add an edge between tasks already in the flow,
-    /// in either order, so it can make a cycle; [`Flow::validate`] reports it.
+    /// in either order, so it can make a cycle; [`Flow::validate`] reports it. An input
+    /// has its value before the run starts, so it cannot be the downstream end
+    /// ([`BuildError::EdgeIntoInput`]).
     pub fn add_edge(&mut self, upstream: impl Into<TaskId>, downstream: impl Into<TaskId>) {
         let (upstream, downstream) = (upstream.into(), downstream.into());
         let data = self.data_mut();
@@ -478,6 +633,14 @@ impl Flow {
                 task,
                 place: "an edge added with `add_edge`".to_string(),
             });
+            return;
+        }
+        if let Some(input) = data.input_at(downstream.index) {
+            let error = BuildError::EdgeIntoInput {
+                input: input.name.to_string(),
+                upstream: data.nodes[upstream.index as usize].name.to_string(),
+            };
+            data.errors.push(error);
             return;
         }
         if upstream.index >= downstream.index {
@@ -529,7 +692,10 @@ impl Flow {
             .collect())
     }
 
-    /// Checks the flow: unique names, no handles from other flows, valid retry policies, no cycles.
+    /// Checks the flow: unique names (of tasks, inputs and outputs), no handles from other
+    /// flows, no edges into inputs, valid retry policies, blocks in order, mapped tasks
+    /// added with `map`, no cycles. The values of inputs are checked when a run starts,
+    /// since each run has its own.
     ///
     /// # Errors
     ///
@@ -541,11 +707,14 @@ impl Flow {
     /// Runs the flow on the caller's tokio runtime until every task has finished, or until
     /// the tasks left can only wait for approval (the flow is then `Paused`).
     ///
-    /// Task failures are states in the report, not errors.
+    /// Inputs take their defaults; [`Flow::runner`] with [`RunBuilder::input`] gives them
+    /// values. Task failures are states in the report, not errors.
     ///
     /// # Errors
     ///
-    /// The flow's [`BuildError`], before any task runs.
+    /// The flow's [`BuildError`], or a required input without a value
+    /// ([`BuildError::InputRequired`]) or a default its validator rejects, before any
+    /// task runs.
     ///
     /// # Panics
     ///
@@ -558,7 +727,8 @@ impl Flow {
         self.runner().run().await
     }
 
-    /// A run with some tasks given their outcome or a stub body, for tests; see [`RunBuilder`].
+    /// A run with input values, or with some tasks given their outcome or a stub body (for
+    /// tests); see [`RunBuilder`].
     pub fn runner(&self) -> RunBuilder<'_> {
         RunBuilder::new(self)
     }
@@ -581,9 +751,19 @@ impl FlowData {
         if explicit || !self.names.contains_key(&*name) {
             let name: Arc<str> = Arc::from(&*name);
             match self.names.entry(name.clone()) {
-                Entry::Occupied(_) => self.errors.push(BuildError::DuplicateName {
-                    name: name.to_string(),
-                }),
+                Entry::Occupied(taken) => {
+                    let taken = *taken.get();
+                    let error = if self.inputs.iter().any(|input| input.task == taken) {
+                        BuildError::DuplicateInput {
+                            name: name.to_string(),
+                        }
+                    } else {
+                        BuildError::DuplicateName {
+                            name: name.to_string(),
+                        }
+                    };
+                    self.errors.push(error);
+                }
                 Entry::Vacant(slot) => {
                     slot.insert(index);
                 }

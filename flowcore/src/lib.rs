@@ -68,6 +68,14 @@
 //!   message rather than replacing it. [`TaskCall::allow_failure`] lets a task fail as a
 //!   `Warning` that fails neither its downstream tasks nor the flow.
 //! - **Report**: [`RunReport`] holds every state and typed result, and continues a paused run.
+//! - **Inputs and outputs**: typed inputs, required ([`Flow::input`]) or with a default
+//!   ([`Flow::input_or`], [`Input`] with validators), are taken by tasks through their
+//!   handle and given per run with [`RunBuilder::input`]; a missing, unknown, mistyped or
+//!   invalid value stops the run before any task runs, naming the input. Named outputs
+//!   ([`Flow::output`]) are read back typed with [`RunReport::output`].
+//! - **Metadata and run context**: a flow has an id (its name), a namespace, a description
+//!   and labels ([`Flow::set_namespace`], [`Flow::add_label`]); each run has a [`RunId`].
+//!   A body reads them, with its own name, attempt and start time, from [`TaskContext`].
 //!
 //! # Testing flows
 //!
@@ -142,6 +150,7 @@ mod context;
 mod error;
 mod flow;
 mod graph;
+mod inputs;
 mod map;
 mod overrides;
 mod pipeline;
@@ -157,9 +166,10 @@ mod trigger;
 
 pub use crate::block::TaskFailure;
 pub use crate::check::{TaskCheck, TaskRef, Untyped};
-pub use crate::context::{TaskContext, pause};
-pub use crate::error::{BoxError, BuildError, MissingInput, ResumeError};
+pub use crate::context::{RunId, TaskContext, pause};
+pub use crate::error::{BoxError, BuildError, MissingInput, OutputError, ResumeError};
 pub use crate::flow::Flow;
+pub use crate::inputs::Input;
 pub use crate::map::{Each, each};
 pub use crate::overrides::{RunBuilder, Stub};
 pub use crate::report::RunReport;

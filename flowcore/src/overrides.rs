@@ -1,4 +1,5 @@
-//! Per-run overrides, mostly for tests: preset task states and results, and stubbed task bodies.
+//! What a run is given: input values, and overrides, mostly for tests: preset task states and
+//! results, and stubbed task bodies.
 
 use std::any::Any;
 use std::future::Future;
@@ -10,8 +11,10 @@ use tokio_util::sync::CancellationToken;
 
 use rustc_hash::FxHashMap;
 
+use crate::context::{RunId, RunInfo};
 use crate::error::{BoxError, BuildError};
 use crate::flow::Flow;
+use crate::inputs::{self, GivenInput};
 use crate::report::RunReport;
 use crate::state::{State, StateKind};
 use crate::task::{AnyValue, Args, ErasedTask, Handle, TaskCall, TaskId};
@@ -25,9 +28,11 @@ pub(crate) struct Overrides {
     pub(crate) stubs: FxHashMap<u32, Arc<dyn ErasedTask>>,
 }
 
-/// A run of a flow with run options (a time limit, a cancellation token) and, for tests,
-/// some tasks given their outcome up front or their body replaced; made by
-/// [`Flow::runner`]. The flow itself is not changed.
+/// A run of a flow with values for its inputs, run options (a time limit, a cancellation
+/// token) and, for tests, some tasks given their outcome up front or their body replaced;
+/// made by [`Flow::runner`]. The flow itself is not changed.
+///
+/// [`RunBuilder::input`] gives an input its value for this run (see [`Flow::input`]).
 ///
 /// A task given a state keeps it and does not run (Prefect's `task_states`), once its
 /// upstream tasks have finished; downstream tasks see it like any other state. A stubbed
@@ -81,6 +86,7 @@ pub(crate) struct Overrides {
 pub struct RunBuilder<'f> {
     flow: &'f Flow,
     overrides: Overrides,
+    inputs: Vec<GivenInput>,
     errors: Vec<BuildError>,
     timeout: Option<Duration>,
     cancel: Option<CancellationToken>,
@@ -90,6 +96,14 @@ impl std::fmt::Debug for RunBuilder<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunBuilder")
             .field("flow", &self.flow.name())
+            .field(
+                "inputs",
+                &self
+                    .inputs
+                    .iter()
+                    .map(|input| &input.name)
+                    .collect::<Vec<_>>(),
+            )
             .field("n_states", &self.overrides.states.len())
             .field("n_stubs", &self.overrides.stubs.len())
             .finish()
@@ -101,6 +115,7 @@ impl<'f> RunBuilder<'f> {
         RunBuilder {
             flow,
             overrides: Overrides::default(),
+            inputs: Vec::new(),
             errors: Vec::new(),
             timeout: flow.data().timeout,
             cancel: None,
@@ -160,17 +175,73 @@ impl<'f> RunBuilder<'f> {
         self
     }
 
-    /// The index of `task` in the flow; a task of another flow is recorded as an error.
+    /// The index of `task` in the flow; a task of another flow, or an input (whose value
+    /// is given with [`RunBuilder::input`]), is recorded as an error.
     fn index(&mut self, task: TaskId) -> Option<u32> {
-        if task.flow == self.flow.data().id {
-            Some(task.index)
-        } else {
+        let data = self.flow.data();
+        if task.flow != data.id {
             self.errors.push(BuildError::ForeignTask {
                 task: "a run override".to_string(),
                 place: "its task".to_string(),
             });
-            None
+            return None;
         }
+        if let Some(input) = data.input_at(task.index) {
+            self.errors.push(BuildError::Override {
+                task: input.name.to_string(),
+                problem: "it is a flow input, which takes no override; give its value with `RunBuilder::input`".to_string(),
+            });
+            return None;
+        }
+        Some(task.index)
+    }
+
+    /// Gives the input `name` this value for the run, instead of its default. Giving the
+    /// same input twice keeps the last value.
+    ///
+    /// The value's type must be the input's exactly: an input declared as `u32` does not
+    /// take the literal `5`, which is an `i32`; write `5_u32`.
+    ///
+    /// [`RunBuilder::run`] fails before any task runs when the flow has no input `name`
+    /// ([`BuildError::UnknownInput`]), when the value's type is not the input's
+    /// ([`BuildError::InputType`], naming both types), or when a validator rejects it
+    /// ([`BuildError::InvalidInput`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowcore::{BuildError, Flow, task};
+    ///
+    /// #[task]
+    /// async fn repeat(word: String, times: u32) -> String {
+    ///     word.repeat(times as usize)
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut flow = Flow::new("repeat");
+    /// let word = flow.input::<String>("word");
+    /// let times = flow.input_or("times", 2_u32);
+    /// let repeated = flow.add(repeat(word, times));
+    ///
+    /// let report = flow.runner().input("word", "ab".to_string()).run().await.unwrap();
+    /// assert_eq!(report.result(repeated).map(String::as_str), Some("abab"));
+    ///
+    /// let error = flow.runner().input("word", "ab").run().await.unwrap_err();
+    /// assert!(matches!(error, BuildError::InputType { .. }));
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     "input `word` expects a value of type `alloc::string::String`, and was given a `&str`"
+    /// );
+    /// # }
+    /// ```
+    pub fn input<T: Send + 'static>(mut self, name: impl Into<String>, value: T) -> RunBuilder<'f> {
+        self.inputs.push(GivenInput {
+            name: name.into(),
+            value: Box::new(value),
+            type_name: std::any::type_name::<T>(),
+        });
+        self
     }
 
     /// Gives `task` this finished state: it does not run, and its downstream tasks see the
@@ -224,11 +295,12 @@ impl<'f> RunBuilder<'f> {
         self
     }
 
-    /// Runs the flow with the overrides, like [`Flow::run`].
+    /// Runs the flow with the input values and overrides, like [`Flow::run`].
     ///
     /// # Errors
     ///
-    /// The flow's [`BuildError`], or an override that cannot apply, before any task runs.
+    /// Before any task runs: the flow's [`BuildError`], an override that cannot apply, or
+    /// an input whose value is missing, unknown, of the wrong type or invalid.
     ///
     /// # Panics
     ///
@@ -239,7 +311,13 @@ impl<'f> RunBuilder<'f> {
         if let Some(error) = self.errors.into_iter().next() {
             return Err(error);
         }
-        let mut report = RunReport::new(self.flow.shared(), graph);
+        let inputs = inputs::resolve(data, self.inputs)?;
+        let flow = self.flow.shared();
+        let run = Arc::new(RunInfo {
+            id: RunId::next(),
+            flow: flow.clone(),
+        });
+        let mut report = RunReport::new(flow, graph, run, inputs);
         report.timeout = self.timeout;
         report.cancel = self.cancel;
         if !self.overrides.states.is_empty() || !self.overrides.stubs.is_empty() {

@@ -8,6 +8,7 @@ use crate::trigger::Trigger;
 impl Flow {
     /// The flow's graph as a Mermaid flowchart: one node per task (with its trigger when it
     /// is not the default), a labelled arrow per data edge and a dotted arrow per order-only edge.
+    /// Inputs are parallelograms: `t0[/"n"/]`.
     ///
     /// # Examples
     ///
@@ -28,10 +29,16 @@ impl Flow {
     /// );
     /// ```
     pub fn to_mermaid(&self) -> String {
-        let nodes = &self.data().nodes;
+        let data = self.data();
+        let nodes = &data.nodes;
         let mut out = String::from("flowchart TD\n");
         for (i, node) in nodes.iter().enumerate() {
-            let _ = writeln!(out, "    t{i}[\"{}\"]", mermaid_escape(&label(node)));
+            let label = mermaid_escape(&label(node));
+            if data.input_at(i as u32).is_some() {
+                let _ = writeln!(out, "    t{i}[/\"{label}\"/]");
+            } else {
+                let _ = writeln!(out, "    t{i}[\"{label}\"]");
+            }
         }
         for (i, node) in nodes.iter().enumerate() {
             for edge in node.edges.iter() {
@@ -50,7 +57,7 @@ impl Flow {
     }
 
     /// The flow's graph in Graphviz DOT: one node per task, a labelled edge per data edge
-    /// and a dashed edge per order-only edge.
+    /// and a dashed edge per order-only edge. Inputs have `shape=parallelogram`.
     ///
     /// # Examples
     ///
@@ -65,10 +72,16 @@ impl Flow {
     /// assert_eq!(flow.to_dot(), "digraph \"etl\" {\n    t0 [label=\"load\"];\n}\n");
     /// ```
     pub fn to_dot(&self) -> String {
-        let nodes = &self.data().nodes;
+        let data = self.data();
+        let nodes = &data.nodes;
         let mut out = format!("digraph \"{}\" {{\n", dot_escape(self.name()));
         for (i, node) in nodes.iter().enumerate() {
-            let _ = writeln!(out, "    t{i} [label=\"{}\"];", dot_escape(&label(node)));
+            let label = dot_escape(&label(node));
+            if data.input_at(i as u32).is_some() {
+                let _ = writeln!(out, "    t{i} [label=\"{label}\", shape=parallelogram];");
+            } else {
+                let _ = writeln!(out, "    t{i} [label=\"{label}\"];");
+            }
         }
         for (i, node) in nodes.iter().enumerate() {
             for edge in node.edges.iter() {

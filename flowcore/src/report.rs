@@ -1,5 +1,7 @@
-//! The run report: the flow's final state, every task's state, typed results, approval of paused tasks.
+//! The run report: the flow's final state, every task's state, typed results and outputs,
+//! approval of paused tasks.
 
+use std::any::TypeId;
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
@@ -9,9 +11,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::block::Block;
-use crate::error::ResumeError;
+use crate::context::{RunId, RunInfo};
+use crate::error::{OutputError, ResumeError};
 use crate::flow::FlowData;
 use crate::graph::Graph;
+use crate::inputs::InputValue;
 use crate::map::{ChildName, MapInfo};
 use crate::overrides::Overrides;
 use crate::state::{State, StateKind};
@@ -23,13 +27,16 @@ pub(crate) const RESUMED: u8 = 1;
 /// A task's flag: its body paused it, so approval re-runs the body rather than the trigger.
 pub(crate) const PAUSED_BY_BODY: u8 = 2;
 
+const INPUT_GIVEN: State = State::fixed(StateKind::Success, "Input given to the run.");
+const INPUT_DEFAULT: State = State::fixed(StateKind::Success, "Input default used.");
+
 /// The outcome of a flow run: the flow's state, each task's state, and each task's result.
 ///
 /// A run that stopped because tasks wait for approval has the flow state `Paused`;
 /// [`RunReport::approve`] and [`RunReport::resume`] continue the same run.
 ///
-/// `Display` renders a table of tasks, states and messages, with no timestamps or ids,
-/// so it is stable across runs.
+/// `Display` renders a table of tasks (inputs included), states and messages, with no
+/// timestamps or ids (not even the run id), so it is stable across runs.
 ///
 /// # Examples
 ///
@@ -91,33 +98,55 @@ pub struct RunReport {
     pub(crate) children: Vec<(u32, u32)>,
     /// Preset states and stubs, when the run was made with [`Flow::runner`](crate::Flow::runner).
     pub(crate) overrides: Option<Box<Overrides>>,
+    /// The run's id and the flow's metadata, shared with every attempt's context.
+    pub(crate) run: Arc<RunInfo>,
 }
 
 impl RunReport {
-    pub(crate) fn new(flow: Arc<FlowData>, graph: Arc<Graph>) -> RunReport {
+    /// A run about to start, with its inputs already `Success` with their values.
+    pub(crate) fn new(
+        flow: Arc<FlowData>,
+        graph: Arc<Graph>,
+        run: Arc<RunInfo>,
+        inputs: Vec<InputValue>,
+    ) -> RunReport {
         let n_tasks = flow.nodes.len();
+        let mut states = vec![State::pending(); n_tasks];
+        let mut results = Vec::with_capacity(n_tasks);
+        results.resize_with(n_tasks, || None);
         let mut block_unfinished = [0u32; 3];
         // Tasks of `errors` and `finally` wait for one more thing: their block's turn.
-        let remaining: Vec<u32> = (0..n_tasks as u32)
+        let mut remaining: Vec<u32> = (0..n_tasks as u32)
             .map(|task| {
                 let block = flow.nodes[task as usize].block;
                 block_unfinished[block as usize] += 1;
                 graph.upstream.of(task).len() as u32 + u32::from(block != Block::Main)
             })
             .collect();
+        let mut log = Vec::with_capacity(n_tasks * 2);
+        let n_inputs = inputs.len();
+        // Inputs are main tasks that have their value before the run starts.
+        block_unfinished[Block::Main as usize] -= n_inputs as u32;
+        for InputValue { task, value, given } in inputs {
+            let state = if given { INPUT_GIVEN } else { INPUT_DEFAULT };
+            log.push((task, state.kind()));
+            states[task as usize] = state;
+            results[task as usize] = Some(value);
+            for &down in graph.downstream.of(task) {
+                remaining[down as usize] -= 1;
+            }
+        }
         let ready = (0..n_tasks as u32)
             .rev()
-            .filter(|&task| remaining[task as usize] == 0)
+            .filter(|&task| remaining[task as usize] == 0 && !states[task as usize].is_finished())
             .collect();
-        let mut results = Vec::with_capacity(n_tasks);
-        results.resize_with(n_tasks, || None);
         RunReport {
-            states: vec![State::pending(); n_tasks],
+            states,
             results,
             remaining,
             flags: vec![0; n_tasks],
             ready,
-            n_unfinished: n_tasks,
+            n_unfinished: n_tasks - n_inputs,
             block_unfinished,
             phase: Block::Main,
             main_outcome: None,
@@ -127,12 +156,13 @@ impl RunReport {
             cancel: None,
             n_warnings: 0,
             flow_state: State::pending(),
-            log: Vec::with_capacity(n_tasks * 2),
+            log,
             maps: FxHashMap::default(),
             children: Vec::new(),
             overrides: None,
             flow,
             graph,
+            run,
         }
     }
 
@@ -160,6 +190,7 @@ impl RunReport {
             maps: FxHashMap::default(),
             children: Vec::new(),
             overrides: None,
+            run: report.run.clone(),
         }
     }
 
@@ -205,6 +236,101 @@ impl RunReport {
     /// The flow's name.
     pub fn flow_name(&self) -> &str {
         &self.flow.name
+    }
+
+    /// The run's id: unique among the runs of this process, kept by a resumed run, and
+    /// the same as the one tasks read from [`TaskContext::run_id`](crate::TaskContext::run_id).
+    /// It is not part of `Display`, which stays the same from run to run.
+    ///
+    /// # Examples
+    ///
+    /// See [`RunId`].
+    pub fn run_id(&self) -> RunId {
+        self.run.id
+    }
+
+    /// The output `name` declared with [`Flow::output`](crate::Flow::output): its task's
+    /// result, or `None` when the task produced no value (it failed or was skipped).
+    ///
+    /// # Errors
+    ///
+    /// [`OutputError::Unknown`] when the flow declares no output `name`, and
+    /// [`OutputError::WrongType`] when `T` is not the output's type.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowcore::{Flow, task};
+    ///
+    /// #[task]
+    /// async fn parse(text: String) -> Result<i64, std::num::ParseIntError> {
+    ///     text.parse()
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut flow = Flow::new("parse");
+    /// let text = flow.input::<String>("text");
+    /// let number = flow.add(parse(text));
+    /// flow.output("number", number);
+    ///
+    /// let report = flow.runner().input("text", "42".to_string()).run().await.unwrap();
+    /// assert_eq!(report.output::<i64>("number"), Ok(Some(&42)));
+    ///
+    /// let report = flow.runner().input("text", "forty-two".to_string()).run().await.unwrap();
+    /// assert_eq!(report.output::<i64>("number"), Ok(None));
+    /// # }
+    /// ```
+    pub fn output<T: 'static>(&self, name: &str) -> Result<Option<&T>, OutputError> {
+        let outputs = &self.flow.outputs;
+        let Some(output) = outputs.iter().find(|output| output.name == name) else {
+            return Err(OutputError::Unknown {
+                name: name.to_string(),
+                outputs: outputs.iter().map(|output| output.name.clone()).collect(),
+            });
+        };
+        let (declared_id, declared) = output.value_type;
+        if declared_id != TypeId::of::<T>() {
+            return Err(OutputError::WrongType {
+                name: name.to_string(),
+                declared,
+                requested: std::any::type_name::<T>(),
+            });
+        }
+        let value = self
+            .results
+            .get(output.task as usize)
+            .and_then(Option::as_ref);
+        Ok(value.and_then(|value| value.downcast_ref::<T>()))
+    }
+
+    /// The names of the flow's outputs, in the order they were declared.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowcore::{Flow, task};
+    ///
+    /// #[task]
+    /// async fn answer() -> u32 {
+    ///     42
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut flow = Flow::new("outputs");
+    /// let answer = flow.add(answer());
+    /// flow.output("answer", answer);
+    /// flow.output("same_answer", answer);
+    /// let report = flow.run().await.unwrap();
+    /// for name in report.output_names() {
+    ///     assert_eq!(report.output::<u32>(name), Ok(Some(&42)));
+    /// }
+    /// assert_eq!(report.output_names().len(), 2);
+    /// # }
+    /// ```
+    pub fn output_names(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.flow.outputs.iter().map(|output| output.name.as_str())
     }
 
     fn index(&self, task: TaskId) -> usize {

@@ -484,6 +484,8 @@ impl RunReport {
             attempt: run_count,
             resumed,
             map_index,
+            started_at: start_at.unwrap_or_else(Instant::now),
+            run: self.run.clone(),
         };
         let timeout = node.options.timeout;
         if start_at.is_none() {

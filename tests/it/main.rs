@@ -3,6 +3,7 @@
 mod blocks;
 mod build_errors;
 mod concurrency;
+mod inputs;
 mod mapping;
 mod pause;
 mod reference_tasks;
