@@ -61,6 +61,8 @@ pub(crate) struct FlowData {
     pub(crate) failures: Option<u32>,
     /// How long a run may take before its unfinished tasks are cancelled.
     pub(crate) timeout: Option<Duration>,
+    /// How many attempts of a run may execute at once.
+    pub(crate) max_concurrency: Option<usize>,
     /// Set when an edge points from a later task to an earlier one, so a cycle is possible.
     may_have_cycle: bool,
     graph: OnceLock<Result<Arc<Graph>, BuildError>>,
@@ -169,6 +171,7 @@ impl Flow {
                 reference: None,
                 failures: None,
                 timeout: None,
+                max_concurrency: None,
                 may_have_cycle: false,
                 graph: OnceLock::new(),
             }),
@@ -542,6 +545,36 @@ impl Flow {
         self.data_mut().timeout = Some(timeout);
     }
 
+    /// Limits how many task attempts (a mapped task's children included) of a run execute
+    /// at once; the others wait `Queued` and start, in the order they became ready, as
+    /// slots free up. A limit of 0 counts as 1. Waiting for a slot does not count against
+    /// a task's [`TaskCall::timeout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowcore::{Flow, StateKind, task};
+    ///
+    /// #[task]
+    /// async fn fetch(page: u32) -> u32 {
+    ///     page
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut flow = Flow::new("polite-crawler");
+    /// for page in 0..10 {
+    ///     flow.add(fetch(page));
+    /// }
+    /// flow.set_max_concurrency(2);
+    /// let report = flow.run().await.unwrap();
+    /// assert_eq!(report.flow_state().kind(), StateKind::Success);
+    /// # }
+    /// ```
+    pub fn set_max_concurrency(&mut self, limit: usize) {
+        self.data_mut().max_concurrency = Some(limit.max(1));
+    }
+
     fn add_to<T>(&mut self, block: Block, call: TaskCall<T>) -> Handle<T> {
         self.add_node(block, call, false)
     }
@@ -574,6 +607,12 @@ impl Flow {
                 problem: format!("argument `{argument}` is mapped with `each(...)`; add the task with `Flow::map`"),
             }),
             _ => {}
+        }
+        if let Some(argument) = call.bad_batch {
+            data.errors.push(BuildError::Mapping {
+                task: name.to_string(),
+                problem: format!("argument `{argument}`: a batch size must be at least 1"),
+            });
         }
         let items = call
             .each_len

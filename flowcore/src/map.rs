@@ -24,6 +24,102 @@ pub fn each<S>(items: S) -> Each<S> {
     Each(items)
 }
 
+/// Splits a collection into batches of `size` items (the last one may be shorter) and maps
+/// a task over them, one child per batch, bound to an argument of type `Vec<T>`: Kestra's
+/// `ForEachItem`. `items` is a `Handle<Vec<T>>` or a `Vec<T>` given up front.
+///
+/// Add the task with [`Flow::map`](crate::Flow::map); the batch task can be any task,
+/// a subflow included. With it go the other `ForEachItem` choices:
+/// [`TaskCall::max_concurrency`](crate::TaskCall::max_concurrency) bounds how many
+/// batches run at once, and [`TaskCall::allow_failure`](crate::TaskCall::allow_failure)
+/// keeps a failed batch from failing the flow (`transmitFailed: false`); a batch that
+/// fails without it fails the flow like any child. Tasks that take the batch task's
+/// handle wait for every batch; tasks that do not, run meanwhile (the run itself ends
+/// once every batch has finished: no work outlives a run).
+///
+/// A batch size of 0 is a build error naming the task and the argument.
+///
+/// # Examples
+///
+/// ```
+/// use flowcore::{Flow, batches, task};
+///
+/// #[task]
+/// async fn rows() -> Vec<u32> {
+///     (1..=10).collect()
+/// }
+///
+/// #[task]
+/// async fn load(batch: Vec<u32>) -> usize {
+///     batch.len()
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let mut flow = Flow::new("for-each-item");
+/// let rows = flow.add(rows());
+/// let loaded = flow.map(load(batches(rows, 4)).max_concurrency(2));
+/// let report = flow.run().await.unwrap();
+/// assert_eq!(report.result(loaded), Some(&vec![4, 4, 2]));
+/// # }
+/// ```
+pub fn batches<S>(items: S, size: usize) -> Batches<S> {
+    Batches { items, size }
+}
+
+/// Marks a task argument as mapped over batches of items; made by [`batches`].
+#[derive(Clone, Debug)]
+pub struct Batches<S> {
+    items: S,
+    size: usize,
+}
+
+fn read_batch<T: Clone + 'static>(
+    value: &(dyn Any + Send),
+    index: usize,
+    size: usize,
+) -> Option<Vec<T>> {
+    let all = value.downcast_ref::<Vec<T>>()?;
+    let start = index.checked_mul(size)?;
+    let end = start.saturating_add(size).min(all.len());
+    all.get(start..end).map(<[T]>::to_vec)
+}
+
+impl<T: Clone + Send + Sync + 'static> IntoArg<Vec<T>> for Batches<Handle<Vec<T>>> {
+    fn into_arg(self, args: &mut Args, name: &'static str) -> Arg<Vec<T>> {
+        let index = args.record(name, self.items.id());
+        let edge = args.edges.last_mut().expect("`record` adds an edge");
+        edge.each = Some(item_count::<T>);
+        edge.batch = self.size.min(u32::MAX as usize) as u32;
+        args.each.get_or_insert(name);
+        if self.size == 0 {
+            args.bad_batch.get_or_insert(name);
+        }
+        Arg {
+            source: Source::Batch {
+                name,
+                index,
+                size: self.size.max(1),
+                read: read_batch::<T>,
+            },
+        }
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> IntoArg<Vec<T>> for Batches<Vec<T>> {
+    fn into_arg(self, args: &mut Args, name: &'static str) -> Arg<Vec<T>> {
+        if self.size == 0 {
+            args.bad_batch.get_or_insert(name);
+        }
+        let chunks: Vec<Vec<T>> = self
+            .items
+            .chunks(self.size.max(1))
+            .map(<[T]>::to_vec)
+            .collect();
+        Each(chunks).into_arg(args, name)
+    }
+}
+
 /// The number of items an upstream output has, for an `each` argument.
 pub(crate) type ItemCount = fn(&(dyn Any + Send)) -> Option<usize>;
 

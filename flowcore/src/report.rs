@@ -92,6 +92,10 @@ pub struct RunReport {
     pub(crate) flow_state: State,
     /// Every state change of the run, in order: the task and the state it entered.
     pub(crate) log: Vec<(u32, StateKind)>,
+    /// The run's concurrency slots, when the flow has a limit.
+    pub(crate) run_slots: Option<Arc<tokio::sync::Semaphore>>,
+    /// The slots of each mapped task that limits how many of its children run at once.
+    pub(crate) task_slots: FxHashMap<u32, Arc<tokio::sync::Semaphore>>,
     /// The children of each mapped task that has mapped.
     pub(crate) maps: FxHashMap<u32, MapInfo>,
     /// For each child slot (slot minus the number of tasks): its task and item index.
@@ -157,6 +161,8 @@ impl RunReport {
             n_warnings: 0,
             flow_state: State::pending(),
             log,
+            run_slots: None,
+            task_slots: FxHashMap::default(),
             maps: FxHashMap::default(),
             children: Vec::new(),
             overrides: None,
@@ -187,6 +193,8 @@ impl RunReport {
             n_warnings: 0,
             flow_state: State::pending(),
             log: Vec::new(),
+            run_slots: None,
+            task_slots: FxHashMap::default(),
             maps: FxHashMap::default(),
             children: Vec::new(),
             overrides: None,

@@ -10,11 +10,12 @@ use std::error::Error;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::Either;
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
@@ -24,6 +25,7 @@ use crate::block::{Block, TaskFailure};
 use crate::context::TaskContext;
 use crate::error::{BoxError, MissingInput};
 use crate::flow::{NO_ITEMS, Node};
+use crate::limits::{Slots, tag_semaphores};
 use crate::map::{ChildName, MapInfo};
 use crate::pipeline;
 use crate::reference::{final_state, with_blocks};
@@ -63,6 +65,7 @@ struct Completion {
 
 const SUCCEEDED: State = State::fixed(StateKind::Success, "Task run succeeded.");
 const STARTING: State = State::fixed(StateKind::Running, "Starting task run.");
+const QUEUED: State = State::fixed(StateKind::Queued, "Waiting for a concurrency slot.");
 const ERRORS_NOT_RUN: State = State::fixed(
     StateKind::Skipped,
     "Not run: `errors` tasks run only when the main tasks failed.",
@@ -115,6 +118,11 @@ impl RunReport {
             && let Some(timeout) = self.timeout
         {
             self.deadline = Some(Instant::now() + timeout);
+        }
+        if self.run_slots.is_none()
+            && let Some(limit) = self.flow.max_concurrency
+        {
+            self.run_slots = Some(Arc::new(Semaphore::new(limit)));
         }
         let mut timer = self
             .deadline
@@ -334,6 +342,23 @@ impl RunReport {
         }
     }
 
+    /// The concurrency slots an attempt of `task` (or of one of its children) needs:
+    /// the run's, the mapped task's for a child, then its tags'; `None` without limits.
+    fn slots(&mut self, task: u32, child: bool) -> Option<Slots> {
+        let limits = self.flow.nodes[task as usize].options.limits.as_deref();
+        if self.run_slots.is_none() && limits.is_none() {
+            return None;
+        }
+        let mut semaphores: Vec<Arc<Semaphore>> = self.run_slots.iter().cloned().collect();
+        if let Some(limits) = limits {
+            if child && let Some(slots) = self.task_slots.get(&task) {
+                semaphores.push(slots.clone());
+            }
+            semaphores.extend(tag_semaphores(&limits.tags));
+        }
+        (!semaphores.is_empty()).then_some(Slots { semaphores })
+    }
+
     /// The task a slot runs: itself, or a child's mapped task.
     fn node(&self, slot: u32) -> &Node {
         &self.flow.nodes[self.task_of(slot).0 as usize]
@@ -357,8 +382,12 @@ impl RunReport {
             let Some(count) = edge.each else { continue };
             let up = edge.upstream;
             let items = match self.maps.get(&up) {
-                Some(map) => Some(map.len as usize),
-                None => self.results[up as usize].as_deref().and_then(count),
+                Some(map) if edge.batch == 0 => Some(map.len as usize),
+                _ => self.results[up as usize].as_deref().and_then(count),
+            };
+            let items = match edge.batch {
+                0 => items,
+                size => items.map(|items| items.div_ceil(size as usize)),
             };
             let Some(items) = items else {
                 let message = format!(
@@ -380,6 +409,17 @@ impl RunReport {
         self.children.extend((0..len).map(|index| (task, index)));
         self.log.reserve(len as usize * 2);
         attempts.grow(total);
+        let node = &self.flow.nodes[task as usize];
+        if let Some(limit) = node
+            .options
+            .limits
+            .as_ref()
+            .and_then(|limits| limits.max_concurrency)
+        {
+            self.task_slots
+                .entry(task)
+                .or_insert_with(|| Arc::new(Semaphore::new(limit)));
+        }
         self.maps.insert(
             task,
             MapInfo {
@@ -416,7 +456,7 @@ impl RunReport {
             let mapped = node
                 .edges
                 .iter()
-                .any(|edge| edge.upstream == up && edge.each.is_some());
+                .any(|edge| edge.upstream == up && edge.each.is_some() && edge.batch == 0);
             match maps.get(&up) {
                 Some(map) if mapped => &states[(map.first + index) as usize],
                 _ => &states[up as usize],
@@ -488,8 +528,20 @@ impl RunReport {
             run: self.run.clone(),
         };
         let timeout = node.options.timeout;
+        let permits = match self.slots(node_index, map_index.is_some()) {
+            None => Permits::None,
+            Some(slots) if start_at.is_some() => Permits::Wait(slots),
+            Some(slots) => match slots.try_acquire() {
+                Some(permits) => Permits::Held(permits),
+                None => Permits::Wait(slots),
+            },
+        };
         if start_at.is_none() {
-            self.set_state(task, STARTING.with_run_count(run_count), &span);
+            let state = match permits {
+                Permits::Wait(_) => QUEUED,
+                _ => STARTING,
+            };
+            self.set_state(task, state.with_run_count(run_count), &span);
         }
         let launch = Launch {
             attempts,
@@ -501,6 +553,7 @@ impl RunReport {
             },
             timeout,
             start_at,
+            permits,
         };
         let node = &self.flow.nodes[node_index as usize];
         let values = Values {
@@ -1016,6 +1069,14 @@ pub(crate) struct Launch<'a> {
     attempt: Attempt,
     timeout: Option<Duration>,
     start_at: Option<Instant>,
+    permits: Permits,
+}
+
+/// The concurrency slots of an attempt: none needed, taken already, or to wait for.
+enum Permits {
+    None,
+    Held(Vec<OwnedSemaphorePermit>),
+    Wait(Slots),
 }
 
 impl Launch<'_> {
@@ -1029,16 +1090,29 @@ impl Launch<'_> {
             attempt,
             timeout,
             start_at,
+            permits,
         } = self;
         let task = attempt.task;
-        if timeout.is_none() && start_at.is_none() {
-            // The common case gets a smaller future, without room for timers.
+        if timeout.is_none() && start_at.is_none() && matches!(permits, Permits::None) {
+            // The common case gets a smaller future, without room for timers or slots.
             attempts.spawn(task, attempt.run(fut));
         } else {
             let started = attempts.sender.clone();
-            attempts.spawn(task, attempt.run_timed(fut, timeout, start_at, started));
+            let timing = Timing {
+                timeout,
+                start_at,
+                permits,
+            };
+            attempts.spawn(task, attempt.run_timed(fut, timing, started));
         }
     }
+}
+
+/// What an attempt waits for before its body runs, and how long the body may take.
+struct Timing {
+    timeout: Option<Duration>,
+    start_at: Option<Instant>,
+    permits: Permits,
 }
 
 /// One attempt of a task's body, as a tokio task.
@@ -1075,12 +1149,12 @@ impl Attempt {
         })
     }
 
-    /// Waits for the start time, then runs the body with its timeout.
+    /// Waits for the start time and the concurrency slots, then runs the body with its
+    /// timeout.
     async fn run_timed<F: Future<Output = Result<AnyValue, BoxError>>>(
         self,
         fut: F,
-        timeout: Option<Duration>,
-        start_at: Option<Instant>,
+        timing: Timing,
         started: mpsc::UnboundedSender<Event>,
     ) -> Completion {
         let Attempt {
@@ -1089,9 +1163,26 @@ impl Attempt {
             context,
             span,
         } = self;
+        let Timing {
+            timeout,
+            start_at,
+            permits,
+        } = timing;
         let run = async {
+            let mut waited = false;
             if let Some(start_at) = start_at {
                 tokio::time::sleep_until(start_at).await;
+                waited = true;
+            }
+            let _slots = match permits {
+                Permits::None => Vec::new(),
+                Permits::Held(permits) => permits,
+                Permits::Wait(slots) => {
+                    waited = true;
+                    slots.acquire().await
+                }
+            };
+            if waited {
                 let span = span.clone();
                 let _ = started.send(Event::Started {
                     task,

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 ///
 /// | kind | finished | successful | failed |
 /// |---|---|---|---|
-/// | `Pending`, `Scheduled`, `Retrying`, `Running`, `Paused` | no | no | no |
+/// | `Pending`, `Queued`, `Scheduled`, `Retrying`, `Running`, `Paused` | no | no | no |
 /// | `Success`, `Skipped`, `Warning`, `Mapped` | yes | yes | no |
 /// | `Failed`, `TriggerFailed`, `TimedOut` | yes | no | yes |
 /// | `Cancelled` | yes | no | no |
@@ -26,6 +26,8 @@ pub enum StateKind {
     Pending,
     /// Waiting for a start time.
     Scheduled,
+    /// Ready to run, waiting for a concurrency slot (a run's, a mapped task's or a tag's limit).
+    Queued,
     /// An attempt failed and another one is scheduled.
     Retrying,
     /// An attempt is in progress.
@@ -60,6 +62,7 @@ impl StateKind {
         match self {
             StateKind::Pending => "Pending",
             StateKind::Scheduled => "Scheduled",
+            StateKind::Queued => "Queued",
             StateKind::Retrying => "Retrying",
             StateKind::Running => "Running",
             StateKind::Paused => "Paused",

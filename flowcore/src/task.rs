@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::error::{BoxError, MissingInput};
 use crate::flow::Node;
+use crate::limits::TaskLimits;
 use crate::map::{ChildName, ItemCount, MapInfo};
 use crate::retry::{Backoff, Jitter, RetryIf, RetryPolicy};
 use crate::runner::Launch;
@@ -145,6 +146,14 @@ pub(crate) enum Source<T> {
         read: fn(&(dyn Any + Send), usize) -> Option<T>,
         child: fn(Option<&(dyn Any + Send)>) -> Option<T>,
     },
+    /// A mapped argument over batches of an upstream task's `Vec`: child `i` gets items
+    /// `i * size..(i + 1) * size`.
+    Batch {
+        name: &'static str,
+        index: u32,
+        size: usize,
+        read: fn(&(dyn Any + Send), usize, usize) -> Option<T>,
+    },
     Upstream {
         name: &'static str,
         index: u32,
@@ -169,6 +178,14 @@ impl<T> fmt::Debug for Arg<T> {
                 .debug_struct("Arg::Each")
                 .field("name", name)
                 .field("index", index)
+                .finish(),
+            Source::Batch {
+                name, index, size, ..
+            } => f
+                .debug_struct("Arg::Batch")
+                .field("name", name)
+                .field("index", index)
+                .field("size", size)
                 .finish(),
             Source::Upstream { name, index, .. } => f
                 .debug_struct("Arg::Upstream")
@@ -339,6 +356,8 @@ pub(crate) struct Edge {
     pub(crate) upstream: u32,
     /// For a mapped argument (`each`): how many items the upstream output has.
     pub(crate) each: Option<ItemCount>,
+    /// For a mapped argument over batches: the batch size; 0 for one item per child.
+    pub(crate) batch: u32,
 }
 
 /// The arguments of a task being added: records the data edges of each bound handle.
@@ -357,6 +376,8 @@ pub struct Args {
     pub(crate) each: Option<&'static str>,
     /// The length of the shortest collection given up front to a mapped argument.
     pub(crate) each_len: Option<usize>,
+    /// The first argument mapped over batches of size 0.
+    pub(crate) bad_batch: Option<&'static str>,
 }
 
 impl Args {
@@ -380,6 +401,7 @@ impl Args {
             name,
             upstream: upstream.index,
             each: None,
+            batch: 0,
         });
         upstream.index
     }
@@ -437,6 +459,19 @@ impl Values<'_> {
                 read,
                 child,
             } => self.item(name, *index, *read, *child),
+            Source::Batch {
+                name,
+                index,
+                size,
+                read,
+            } => {
+                if self.map_index == NOT_MAPPED {
+                    return Err(self.not_mapped(name));
+                }
+                self.result(*index)
+                    .and_then(|all| read(all, self.map_index as usize, *size))
+                    .ok_or_else(|| self.missing(name, *index))
+            }
         }
     }
 
@@ -539,6 +574,8 @@ pub(crate) struct TaskOptions {
     pub(crate) trigger: Trigger,
     pub(crate) skip_on_upstream_skip: bool,
     pub(crate) allow_failure: bool,
+    /// Concurrency limits; `None` for the default (none).
+    pub(crate) limits: Option<Box<TaskLimits>>,
 }
 
 impl Default for TaskOptions {
@@ -550,6 +587,7 @@ impl Default for TaskOptions {
             trigger: Trigger::AllSuccessful,
             skip_on_upstream_skip: true,
             allow_failure: false,
+            limits: None,
         }
     }
 }
@@ -707,6 +745,7 @@ pub struct TaskCall<T> {
     pub(crate) mixed: Option<&'static str>,
     pub(crate) each: Option<&'static str>,
     pub(crate) each_len: Option<usize>,
+    pub(crate) bad_batch: Option<&'static str>,
     pub(crate) after: Vec<TaskId>,
     pub(crate) task: Arc<dyn ErasedTask>,
     _output: PhantomData<fn() -> T>,
@@ -754,6 +793,7 @@ impl<T: Send + 'static> TaskCall<T> {
             mixed: args.mixed,
             each: args.each,
             each_len: args.each_len,
+            bad_batch: args.bad_batch,
             after: Vec::new(),
             task,
             _output: PhantomData,
@@ -977,6 +1017,48 @@ impl<T> TaskCall<T> {
     /// ```
     pub fn allow_failure(mut self) -> TaskCall<T> {
         self.options.allow_failure = true;
+        self
+    }
+
+    /// Counts the task against the process-wide limit of `tag` (see
+    /// [`set_tag_limit`](crate::set_tag_limit)): an attempt waits, `Queued`, until the
+    /// tag has a free slot. A task can have several tags; it waits until it has a slot
+    /// of each. A tag without a limit does not hold the task back.
+    ///
+    /// # Examples
+    ///
+    /// See [`set_tag_limit`](crate::set_tag_limit).
+    pub fn tag(mut self, tag: impl Into<Arc<str>>) -> TaskCall<T> {
+        let limits = self.options.limits.get_or_insert_with(Box::default);
+        limits.tags.push(tag.into());
+        self
+    }
+
+    /// For a mapped task ([`Flow::map`](crate::Flow::map)): at most `limit` of its
+    /// children run at once; the others wait `Queued` (the bound on how many batches
+    /// run at once of Kestra's `ForEachItem`). A limit of 0 counts as 1.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowcore::{Flow, each, task};
+    ///
+    /// #[task]
+    /// async fn upload(part: u32) -> u32 {
+    ///     part
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut flow = Flow::new("uploads");
+    /// let parts = flow.map(upload(each((0..100).collect::<Vec<u32>>())).max_concurrency(4));
+    /// let report = flow.run().await.unwrap();
+    /// assert_eq!(report.result(parts).map(Vec::len), Some(100));
+    /// # }
+    /// ```
+    pub fn max_concurrency(mut self, limit: usize) -> TaskCall<T> {
+        let limits = self.options.limits.get_or_insert_with(Box::default);
+        limits.max_concurrency = Some(limit.max(1));
         self
     }
 

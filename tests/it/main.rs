@@ -4,6 +4,7 @@ mod blocks;
 mod build_errors;
 mod concurrency;
 mod inputs;
+mod limits;
 mod mapping;
 mod pause;
 mod reference_tasks;

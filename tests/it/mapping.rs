@@ -399,3 +399,75 @@ async fn the_report_shows_a_mapped_task_as_one_row() {
          fail_on_two  Mapped   0         Mapped over 3 items: 2 Success, 1 Failed.\n"
     );
 }
+
+#[task]
+async fn load_batch(batch: Vec<u32>) -> Result<usize, String> {
+    if batch.contains(&7) {
+        return Err(format!("batch {batch:?} has a bad row"));
+    }
+    Ok(batch.len())
+}
+
+#[tokio::test]
+async fn batches_split_the_items_and_map_one_child_per_batch() {
+    let mut flow = Flow::new("batches");
+    let rows = flow.add(numbers(6));
+    let loaded = flow.map(load_batch(flowcore::batches(rows, 4)));
+    let report = run(&flow).await;
+    report
+        .check(loaded)
+        .is(Mapped)
+        .message("Mapped over 2 items: 2 Success.")
+        .result(&vec![4, 2]);
+
+    let mut flow = Flow::new("batches");
+    let loaded = flow.map(load_batch(flowcore::batches(vec![1, 2, 3], 2)));
+    let report = run(&flow).await;
+    report.check(loaded).result(&vec![2, 1]);
+
+    let mut flow = Flow::new("batches");
+    let rows = flow.add(numbers(0));
+    let loaded = flow.map(load_batch(flowcore::batches(rows, 2)));
+    let report = run(&flow).await;
+    report.check(loaded).is(Mapped).result(&vec![]);
+}
+
+#[tokio::test]
+async fn a_failed_batch_fails_the_flow_unless_batches_may_fail() {
+    let mut flow = Flow::new("batches");
+    let rows = flow.add(numbers(10));
+    let loaded = flow.map(load_batch(flowcore::batches(rows, 3)));
+    let report = run(&flow).await;
+    report
+        .check(loaded)
+        .message("Mapped over 4 items: 3 Success, 1 Failed.");
+    report
+        .check("load_batch[2]")
+        .is(Failed)
+        .message("batch [7, 8, 9] has a bad row");
+    report.check_flow(Failed);
+
+    let mut flow = Flow::new("batches");
+    let rows = flow.add(numbers(10));
+    let loaded = flow.map(load_batch(flowcore::batches(rows, 3)).allow_failure());
+    let report = run(&flow).await;
+    report
+        .check(loaded)
+        .message("Mapped over 4 items: 3 Success, 1 Warning.");
+    report.check_flow(Warning);
+    assert_eq!(
+        report.flow_state().message(),
+        "No reference tasks failed. Failed, as allowed: `load_batch[2]`."
+    );
+}
+
+#[tokio::test]
+async fn a_batch_size_of_zero_is_a_build_error() {
+    let mut flow = Flow::new("batches");
+    let rows = flow.add(numbers(3));
+    flow.map(load_batch(flowcore::batches(rows, 0)));
+    assert_eq!(
+        flow.validate().unwrap_err().to_string(),
+        "task `load_batch`: argument `batch`: a batch size must be at least 1"
+    );
+}
