@@ -13,6 +13,7 @@ use rustc_hash::FxHashMap;
 use crate::block::{Block, TaskFailure};
 use crate::error::{BuildError, MissingInput};
 use crate::graph::Graph;
+use crate::hooks::{Hooks, Transition, When};
 use crate::inputs::{InputDecl, OutputDecl};
 use crate::overrides::RunBuilder;
 use crate::report::RunReport;
@@ -63,6 +64,10 @@ pub(crate) struct FlowData {
     pub(crate) timeout: Option<Duration>,
     /// How many attempts of a run may execute at once.
     pub(crate) max_concurrency: Option<usize>,
+    /// The flow's own state hooks.
+    pub(crate) hooks: Hooks,
+    /// Whether some task has state hooks.
+    pub(crate) task_hooks: bool,
     /// Set when an edge points from a later task to an earlier one, so a cycle is possible.
     may_have_cycle: bool,
     graph: OnceLock<Result<Arc<Graph>, BuildError>>,
@@ -172,6 +177,8 @@ impl Flow {
                 failures: None,
                 timeout: None,
                 max_concurrency: None,
+                hooks: Hooks::default(),
+                task_hooks: false,
                 may_have_cycle: false,
                 graph: OnceLock::new(),
             }),
@@ -575,6 +582,49 @@ impl Flow {
         self.data_mut().max_concurrency = Some(limit.max(1));
     }
 
+    /// Calls `hook` on every change of the flow's own state in a run: `Running` when it
+    /// starts (or resumes), then its final state (or `Paused`). See
+    /// [`TaskCall::on_state`] for what hooks can do.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use flowcore::{Flow, StateKind, task};
+    ///
+    /// #[task]
+    /// async fn work() {}
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = seen.clone();
+    /// let mut flow = Flow::new("observed");
+    /// flow.add(work());
+    /// flow.on_state(move |change| {
+    ///     assert!(change.task().is_none());
+    ///     log.lock().unwrap().push(change.state().kind());
+    /// });
+    /// flow.run().await.unwrap();
+    /// assert_eq!(*seen.lock().unwrap(), [StateKind::Running, StateKind::Success]);
+    /// # }
+    /// ```
+    pub fn on_state(&mut self, hook: impl Fn(&Transition<'_>) + Send + Sync + 'static) {
+        self.data_mut().hooks.push(When::Always, hook);
+    }
+
+    /// Calls `hook` when a run of the flow ends failed (`Failed` or `TimedOut`); see
+    /// [`Flow::on_state`].
+    pub fn on_failure(&mut self, hook: impl Fn(&Transition<'_>) + Send + Sync + 'static) {
+        self.data_mut().hooks.push(When::Failure, hook);
+    }
+
+    /// Calls `hook` when a run of the flow ends successful (`Success` or `Warning`); see
+    /// [`Flow::on_state`].
+    pub fn on_success(&mut self, hook: impl Fn(&Transition<'_>) + Send + Sync + 'static) {
+        self.data_mut().hooks.push(When::Success, hook);
+    }
+
     fn add_to<T>(&mut self, block: Block, call: TaskCall<T>) -> Handle<T> {
         self.add_node(block, call, false)
     }
@@ -623,6 +673,7 @@ impl Flow {
                 problem,
             });
         }
+        data.task_hooks |= call.options.hooks.is_some();
         let mut after = Vec::with_capacity(call.after.len());
         for upstream in call.after {
             if upstream.flow == data.id {

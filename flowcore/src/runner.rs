@@ -25,6 +25,7 @@ use crate::block::{Block, TaskFailure};
 use crate::context::TaskContext;
 use crate::error::{BoxError, MissingInput};
 use crate::flow::{NO_ITEMS, Node};
+use crate::hooks::Transition;
 use crate::limits::{Slots, tag_semaphores};
 use crate::map::{ChildName, MapInfo};
 use crate::pipeline;
@@ -108,7 +109,7 @@ impl RunReport {
     }
 
     async fn drive_in_span(&mut self) {
-        self.flow_state = State::fixed(StateKind::Running, "Running flow.");
+        self.set_flow_state(State::fixed(StateKind::Running, "Running flow."));
         tracing::info!(state = "Running", "flow state changed");
         let mut attempts = Attempts::new(self.states.len());
         if self.phase == Block::Main && self.block_unfinished[Block::Main as usize] == 0 {
@@ -157,7 +158,8 @@ impl RunReport {
                 None => break,
             }
         }
-        self.flow_state = self.final_flow_state();
+        let final_state = self.final_flow_state();
+        self.set_flow_state(final_state);
         if self.flow_state.is_failed() {
             tracing::warn!(
                 state = self.flow_state.kind().as_str(),
@@ -651,8 +653,7 @@ impl RunReport {
         }
         if retry {
             let delay = options.retry_delay(&self.flow.name, &self.jitter_name(task), run_count);
-            transition(&span, &failed);
-            self.log.push((task, failed.kind()));
+            self.record(task, &failed, false, &span);
             let retrying = pipeline::retrying(run_count, max_retries, delay, Instant::now());
             let start_at = retrying.start_time();
             self.set_state(task, retrying, &span);
@@ -753,9 +754,46 @@ impl RunReport {
     }
 
     fn set_state(&mut self, task: u32, state: State, span: &TaskSpan) {
-        transition(span, &state);
-        self.log.push((task, state.kind()));
+        self.record(task, &state, state.is_finished(), span);
         self.states[task as usize] = state;
+    }
+
+    /// Logs a state change (tracing event, transition log) and calls the task's hooks;
+    /// `last` says whether it is the task's final state.
+    fn record(&mut self, task: u32, state: &State, last: bool, span: &TaskSpan) {
+        transition(span, state);
+        self.log.push((task, state.kind()));
+        if self.flow.task_hooks {
+            let (node, map_index) = self.task_of(task);
+            let node = &self.flow.nodes[node as usize];
+            if let Some(hooks) = &node.options.hooks {
+                let change = Transition {
+                    flow: &self.flow.name,
+                    run_id: self.run.id,
+                    task: Some(&node.name),
+                    map_index,
+                    state,
+                };
+                hooks.call(&change, last);
+            }
+        }
+    }
+
+    /// Sets the flow's state and calls the flow's hooks.
+    fn set_flow_state(&mut self, state: State) {
+        self.flow_state = state;
+        if !self.flow.hooks.is_empty() {
+            let state = &self.flow_state;
+            let change = Transition {
+                flow: &self.flow.name,
+                run_id: self.run.id,
+                task: None,
+                map_index: None,
+                state,
+            };
+            let last = state.is_finished();
+            self.flow.hooks.call(&change, last);
+        }
     }
 
     /// Records a finished state and readies the downstream tasks whose last upstream this

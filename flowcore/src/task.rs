@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::error::{BoxError, MissingInput};
 use crate::flow::Node;
+use crate::hooks::{Hooks, Transition, When};
 use crate::limits::TaskLimits;
 use crate::map::{ChildName, ItemCount, MapInfo};
 use crate::retry::{Backoff, Jitter, RetryIf, RetryPolicy};
@@ -576,6 +577,8 @@ pub(crate) struct TaskOptions {
     pub(crate) allow_failure: bool,
     /// Concurrency limits; `None` for the default (none).
     pub(crate) limits: Option<Box<TaskLimits>>,
+    /// State hooks; `None` for the default (none).
+    pub(crate) hooks: Option<Box<Hooks>>,
 }
 
 impl Default for TaskOptions {
@@ -588,6 +591,7 @@ impl Default for TaskOptions {
             skip_on_upstream_skip: true,
             allow_failure: false,
             limits: None,
+            hooks: None,
         }
     }
 }
@@ -1017,6 +1021,73 @@ impl<T> TaskCall<T> {
     /// ```
     pub fn allow_failure(mut self) -> TaskCall<T> {
         self.options.allow_failure = true;
+        self
+    }
+
+    /// Calls `hook` on every state change of the task (of each child, for a mapped task),
+    /// in the order they happen, from the run's coordinator: keep it quick, and hand slow
+    /// work (a notification over the network) to a spawned task or a channel.
+    ///
+    /// Hooks observe: they cannot change the state (Prefect 1's state handlers could);
+    /// to act on a failure, use triggers, signals or the flow's `errors` tasks. A hook
+    /// that panics is logged and the run goes on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use flowcore::{Flow, StateKind, task};
+    ///
+    /// #[task(max_retries = 1)]
+    /// async fn flaky() -> Result<(), String> {
+    ///     Err("timeout".to_string())
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let failures = Arc::new(Mutex::new(Vec::new()));
+    /// let (log, alerts) = (seen.clone(), failures.clone());
+    /// let mut flow = Flow::new("hooks");
+    /// flow.add(
+    ///     flaky()
+    ///         .on_state(move |change| log.lock().unwrap().push(change.state().kind()))
+    ///         .on_failure(move |change| {
+    ///             alerts.lock().unwrap().push(change.state().message().to_string())
+    ///         }),
+    /// );
+    /// flow.run().await.unwrap();
+    /// use StateKind::*;
+    /// assert_eq!(*seen.lock().unwrap(), [Running, Failed, Retrying, Running, Failed]);
+    /// // Only the task's final failure, not the attempt that was retried.
+    /// assert_eq!(*failures.lock().unwrap(), ["timeout"]);
+    /// # }
+    /// ```
+    pub fn on_state(self, hook: impl Fn(&Transition<'_>) + Send + Sync + 'static) -> TaskCall<T> {
+        self.hook(When::Always, hook)
+    }
+
+    /// Calls `hook` when the task ends failed (`Failed`, `TriggerFailed` or `TimedOut`,
+    /// after its last attempt); see [`TaskCall::on_state`].
+    pub fn on_failure(self, hook: impl Fn(&Transition<'_>) + Send + Sync + 'static) -> TaskCall<T> {
+        self.hook(When::Failure, hook)
+    }
+
+    /// Calls `hook` when the task ends successful (`Success`, `Skipped`, `Warning`,
+    /// `Mapped`, ...); see [`TaskCall::on_state`].
+    pub fn on_success(self, hook: impl Fn(&Transition<'_>) + Send + Sync + 'static) -> TaskCall<T> {
+        self.hook(When::Success, hook)
+    }
+
+    fn hook(
+        mut self,
+        when: When,
+        hook: impl Fn(&Transition<'_>) + Send + Sync + 'static,
+    ) -> TaskCall<T> {
+        self.options
+            .hooks
+            .get_or_insert_with(Box::default)
+            .push(when, hook);
         self
     }
 

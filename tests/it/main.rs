@@ -3,6 +3,7 @@
 mod blocks;
 mod build_errors;
 mod concurrency;
+mod hooks;
 mod inputs;
 mod limits;
 mod mapping;
