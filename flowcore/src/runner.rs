@@ -902,12 +902,14 @@ impl RunReport {
                 Block::Errors,
             ),
         };
-        // A mapped task that has mapped finishes with its children, so only they are cancelled.
+        // A mapped task that has mapped finishes with its children, so only they are
+        // cancelled; the list of failed tasks is not work, and `finally` tasks may read it.
         let to_cancel: Vec<u32> = (0..self.states.len() as u32)
             .filter(|&slot| {
                 self.node(slot).block <= last_block
                     && !self.states[slot as usize].is_finished()
                     && !self.maps.contains_key(&slot)
+                    && self.flow.failures != Some(slot)
             })
             .collect();
         let mut flow_state = match (interrupt, self.timeout) {

@@ -467,3 +467,22 @@ async fn an_allowed_failure_of_a_reference_task_gives_a_warning_flow() {
     let kinds: Vec<StateKind> = report.task_states().map(|(_, s)| s.kind()).collect();
     assert_eq!(kinds, [Warning]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn finally_tasks_read_the_failed_tasks_after_a_cancellation() {
+    let mut flow = Flow::new("cancellable");
+    flow.add(sleep_for(3600).name("waiting"));
+    let failures = flow.failed_tasks();
+    let report_failures = flow.add_finally(alert(failures));
+    let token = CancellationToken::new();
+    token.cancel();
+    let report = flow.runner().cancel_on(token).run().await.unwrap();
+    report.check("failed_tasks").is(Success);
+    report.check(report_failures).is(Success).result(&vec![
+        "`waiting`: Cancelled: The flow run was cancelled before this task finished.".to_string(),
+    ]);
+    assert_eq!(
+        report.flow_state().message(),
+        "Flow run was cancelled; 1 unfinished task was cancelled."
+    );
+}
