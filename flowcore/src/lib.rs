@@ -67,6 +67,17 @@
 //!   outcome; a failed `errors` or `finally` task fails it too, and is added to the
 //!   message rather than replacing it. [`TaskCall::allow_failure`] lets a task fail as a
 //!   `Warning` that fails neither its downstream tasks nor the flow.
+//! - **Mapping**: [`Flow::map`] runs a task once per item of a collection ([`each`]), or
+//!   per batch of items ([`batches`], Kestra's `ForEachItem`), each run a child with its
+//!   own state, retries and trigger; downstream tasks see every child and receive the
+//!   results in item order ([`RunReport::children`] lists the children's states).
+//! - **Limits**: a run's cap on concurrent attempts ([`Flow::set_max_concurrency`]), a
+//!   mapped task's cap on its children ([`TaskCall::max_concurrency`]) and process-wide
+//!   per-tag limits ([`TaskCall::tag`], [`set_tag_limit`]); a task waiting for a slot is
+//!   `Queued`.
+//! - **Hooks**: functions called on state changes of a task ([`TaskCall::on_state`],
+//!   `on_failure`, `on_success`) or of a flow ([`Flow::on_state`]); they observe and
+//!   cannot change a state.
 //! - **Report**: [`RunReport`] holds every state and typed result, and continues a paused run.
 //! - **Inputs and outputs**: typed inputs, required ([`Flow::input`]) or with a default
 //!   ([`Flow::input_or`], [`Input`] with validators), are taken by tasks through their
