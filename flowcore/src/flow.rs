@@ -46,8 +46,11 @@ pub(crate) struct FlowData {
     pub(crate) id: u64,
     pub(crate) name: String,
     pub(crate) nodes: Vec<Node>,
+    /// Names given explicitly, inputs' names, and the first task of each automatic name.
     pub(crate) names: FxHashMap<Arc<str>, u32>,
-    name_suffixes: FxHashMap<Cow<'static, str>, u32>,
+    /// The tasks named automatically `name-N`, by `name`: kept apart so that a flow of a
+    /// million tasks of one function does not hash a million names.
+    suffixed: FxHashMap<Cow<'static, str>, Suffixed>,
     pub(crate) errors: Vec<BuildError>,
     /// The flow's inputs, in the order they were declared; each is a node of its own.
     pub(crate) inputs: Vec<InputDecl>,
@@ -87,7 +90,22 @@ impl FlowData {
     }
 
     pub(crate) fn index_of(&self, name: &str) -> Option<u32> {
-        self.names.get(name).copied()
+        self.names
+            .get(name)
+            .copied()
+            .or_else(|| self.index_of_suffixed(name))
+    }
+
+    /// The task named automatically `name` (`base-N`), if there is one.
+    fn index_of_suffixed(&self, name: &str) -> Option<u32> {
+        let (base, suffix) = name.rsplit_once('-')?;
+        if suffix.starts_with('0') {
+            return None;
+        }
+        let suffix: u32 = suffix.parse().ok()?;
+        let tasks = &self.suffixed.get(base)?.tasks;
+        let at = tasks.binary_search_by_key(&suffix, |&(n, _)| n).ok()?;
+        Some(tasks[at].1)
     }
 
     /// The input declared at node `task`, if that node is an input.
@@ -166,7 +184,7 @@ impl Flow {
                 name: name.into(),
                 nodes: Vec::new(),
                 names: FxHashMap::default(),
-                name_suffixes: FxHashMap::default(),
+                suffixed: FxHashMap::default(),
                 errors: Vec::new(),
                 inputs: Vec::new(),
                 outputs: Vec::new(),
@@ -838,42 +856,62 @@ impl FlowData {
         if name.is_empty() {
             self.errors.push(BuildError::EmptyName);
         }
-        if explicit || !self.names.contains_key(&*name) {
+        if explicit || self.index_of(&name).is_none() {
             let name: Arc<str> = Arc::from(&*name);
-            match self.names.entry(name.clone()) {
-                Entry::Occupied(taken) => {
-                    let taken = *taken.get();
-                    let error = if self.inputs.iter().any(|input| input.task == taken) {
-                        BuildError::DuplicateInput {
-                            name: name.to_string(),
-                        }
-                    } else {
-                        BuildError::DuplicateName {
-                            name: name.to_string(),
-                        }
-                    };
-                    self.errors.push(error);
-                }
+            let taken = match self.names.entry(name.clone()) {
+                Entry::Occupied(taken) => Some(*taken.get()),
                 Entry::Vacant(slot) => {
                     slot.insert(index);
+                    None
                 }
+            };
+            if let Some(taken) = taken.or_else(|| self.index_of_suffixed(&name)) {
+                let error = if self.inputs.iter().any(|input| input.task == taken) {
+                    BuildError::DuplicateInput {
+                        name: name.to_string(),
+                    }
+                } else {
+                    BuildError::DuplicateName {
+                        name: name.to_string(),
+                    }
+                };
+                self.errors.push(error);
             }
             return name;
         }
-        let suffix = self.name_suffixes.entry(name.clone()).or_insert(1);
-        // Room for `-` and any u32; names are built by hand since this runs once per task.
+        let suffixed = self.suffixed.entry(name.clone()).or_default();
+        // Names are built by hand since this runs once per task.
         let mut candidate = String::with_capacity(name.len() + 11);
         loop {
-            *suffix += 1;
+            suffixed.last += 1;
             candidate.clear();
             candidate.push_str(&name);
             candidate.push('-');
-            push_decimal(&mut candidate, *suffix);
-            if let Entry::Vacant(slot) = self.names.entry(Arc::from(candidate.as_str())) {
-                let name = slot.key().clone();
-                slot.insert(index);
-                return name;
+            push_decimal(&mut candidate, suffixed.last);
+            // Automatic names of this base only grow, so only a name given explicitly
+            // (or an input's, or another base's first task) can be in the way.
+            if !self.names.contains_key(candidate.as_str()) {
+                suffixed.tasks.push((suffixed.last, index));
+                return Arc::from(candidate.as_str());
             }
+        }
+    }
+}
+
+/// The tasks named automatically after one name: `name-2`, `name-3`, ...
+#[derive(Clone, Debug)]
+struct Suffixed {
+    /// The last suffix given.
+    last: u32,
+    /// Each task's suffix and index, by suffix.
+    tasks: Vec<(u32, u32)>,
+}
+
+impl Default for Suffixed {
+    fn default() -> Suffixed {
+        Suffixed {
+            last: 1,
+            tasks: Vec::new(),
         }
     }
 }

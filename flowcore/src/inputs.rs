@@ -264,7 +264,7 @@ impl Flow {
         let name: Arc<str> = Arc::from(input.name.as_str());
         if name.is_empty() {
             data.errors.push(BuildError::EmptyName);
-        } else if data.names.contains_key(&name) {
+        } else if data.index_of(&name).is_some() {
             data.errors.push(BuildError::DuplicateInput {
                 name: name.to_string(),
             });

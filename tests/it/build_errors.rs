@@ -167,3 +167,53 @@ async fn a_flow_runs_again_and_after_changes() {
     assert_eq!(crate::run(&flow).await.task_states().len(), 2);
     assert_eq!(runs.load(Ordering::SeqCst), 5);
 }
+
+#[tokio::test]
+async fn automatic_names_never_clash_with_given_ones() {
+    #[flowcore::task]
+    async fn step() {}
+    let mut flow = Flow::new("names");
+    let a = flow.add(step());
+    let b = flow.add(step());
+    let given = flow.add(step().name("step-3"));
+    let c = flow.add(step());
+    let hand = flow.add(flowcore::TaskCall::new(
+        "step-2",
+        flowcore::Args::new(),
+        NoOp,
+    ));
+    flow.validate().unwrap();
+    let report = crate::run(&flow).await;
+    let names: Vec<&str> = report.task_states().map(|(name, _)| name).collect();
+    assert_eq!(names, ["step", "step-2", "step-3", "step-4", "step-2-2"]);
+    for (handle, name) in [
+        (a.id(), "step"),
+        (b.id(), "step-2"),
+        (given.id(), "step-3"),
+        (c.id(), "step-4"),
+        (hand.id(), "step-2-2"),
+    ] {
+        assert_eq!(report.state_of(name), Some(report.state(handle)), "{name}");
+    }
+
+    let mut flow = Flow::new("names");
+    flow.add(step());
+    flow.add(step());
+    flow.add(step().name("step-2"));
+    assert_eq!(
+        flow.validate().unwrap_err(),
+        BuildError::DuplicateName {
+            name: "step-2".to_string()
+        }
+    );
+}
+
+struct NoOp;
+
+impl flowcore::Task for NoOp {
+    type Output = ();
+
+    fn run(&self, _values: &flowcore::Values<'_>) -> flowcore::TaskFuture<()> {
+        Box::pin(async { Ok(()) })
+    }
+}
