@@ -1,4 +1,4 @@
-//! One measurement in its own process: build and run one graph, then report one line.
+//! One measurement in its own process: build and run one workload, then report one line.
 //!
 //! The line is `BENCH-RESULT key=value ...` on success and `BENCH-ERROR message` on failure;
 //! the parent parses it with [`Measurement::parse`].
@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::cli::Config;
-use crate::dag::Dag;
+use crate::dag::Graph;
 use crate::machine;
 
 const RESULT: &str = "BENCH-RESULT";
@@ -83,7 +83,10 @@ pub(crate) fn main(config: Config) -> u8 {
 }
 
 fn measure(config: Config) -> Result<Measurement, String> {
-    let dag = Dag::new(config.workload, config.size)?;
+    if let Some(reason) = config.system.unsupported(config.workload) {
+        return Err(reason.to_string());
+    }
+    let graph = Graph::new(config.workload, config.size)?;
     let runtime = config
         .runtime
         .build()
@@ -91,10 +94,10 @@ fn measure(config: Config) -> Result<Measurement, String> {
     runtime.block_on(async {
         let peak_reset = machine::reset_peak_rss();
         let start = machine::rss_bytes()?;
-        let timings = config.system.run(&dag).await?;
+        let timings = config.system.run(&graph).await?;
         let peak = machine::peak_rss_bytes()?;
         Ok(Measurement {
-            tasks: dag.len(),
+            tasks: graph.len(),
             build: timings.build,
             run: timings.run,
             peak_bytes: peak.saturating_sub(start),

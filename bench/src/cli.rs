@@ -7,7 +7,7 @@ use crate::dag::Workload;
 use crate::systems::System;
 
 pub(crate) const USAGE: &str = "\
-Runs no-op DAGs through flowcore, a hand-written tokio baseline and dagrs, each
+Runs no-op workloads through flowcore, a hand-written tokio baseline and dagrs, each
 measurement in a fresh child process, and prints a Markdown table of the medians.
 
 usage: flowcore-bench [options]
@@ -17,7 +17,7 @@ options:
   --runtimes LIST        current, multi (default current,multi)
   --systems LIST         flowcore, tokio, dagrs (default all three), and
                          flowcore-tracing-off (flowcore under a subscriber that wants nothing)
-  --workloads LIST       chain, fanout, layered (default all three)
+  --workloads LIST       chain, fanout, layered, mapped (default all four)
   --repeat K             child processes per measurement; the median is shown (default 3)
   --max-dagrs-size N     skip dagrs above this N (default 100000)
   --timeout SECS         kill a child after this long (default 300)
@@ -29,6 +29,11 @@ Workloads, of tasks whose value is the sum of their upstream values + 1:
   fanout   one source, N children, one sink depending on all children (N + 2 tasks)
   layered  100 layers of N/100 tasks, each depending on 2 or 3 seeded-random tasks
            of the layer before
+  mapped   one source whose value is the N items 0..N-1, and one task mapped over them:
+           N children, each returning its item + 1, made once the source has run
+           (N + 1 tasks; the digest is the sum of the children's values, checked to be
+           in item order). The tokio baseline spawns one task per item; dagrs has no
+           mapping and is skipped
 
 Exits with 1 when a measurement failed, timed out or computed a wrong value.";
 
@@ -165,7 +170,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
             "--workloads" => {
                 workloads = Some(list(&value("--workloads")?, |s| {
                     Workload::parse(s)
-                        .ok_or_else(|| unknown("workload", s, "chain, fanout, layered"))
+                        .ok_or_else(|| unknown("workload", s, "chain, fanout, layered, mapped"))
                 })?)
             }
             "--repeat" => repeat = Some(parse_count(&value("--repeat")?)?),
@@ -312,5 +317,18 @@ mod tests {
             runtime: Runtime::Multi,
         };
         assert_eq!(parse(config.child_args()).unwrap(), Command::Child(config));
+        let mapped = Config {
+            system: System::Flowcore,
+            workload: Workload::Mapped,
+            size: 100_000,
+            runtime: Runtime::Current,
+        };
+        assert_eq!(parse(mapped.child_args()).unwrap(), Command::Child(mapped));
+    }
+
+    #[test]
+    fn smoke_includes_the_mapped_workload() {
+        assert!(bench("--smoke").workloads.contains(&Workload::Mapped));
+        assert_eq!(bench("--workloads mapped").workloads, [Workload::Mapped]);
     }
 }

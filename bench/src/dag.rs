@@ -1,4 +1,5 @@
-//! The workloads as plain graphs, shared by every system, and the values they must produce.
+//! The workloads, shared by every system, and the values they must produce: static graphs
+//! (chain, fanout, layered) and a task mapped over items (mapped).
 
 use std::fmt;
 
@@ -17,16 +18,25 @@ pub(crate) enum Workload {
     Fanout,
     /// 100 layers of N/100 tasks, each depending on 2 or 3 tasks of the layer before.
     Layered,
+    /// One source producing N items, and one task mapped over them: N children, their
+    /// number known only once the source has run. Not a static graph: see [`Mapped`].
+    Mapped,
 }
 
 impl Workload {
-    pub(crate) const ALL: [Workload; 3] = [Workload::Chain, Workload::Fanout, Workload::Layered];
+    pub(crate) const ALL: [Workload; 4] = [
+        Workload::Chain,
+        Workload::Fanout,
+        Workload::Layered,
+        Workload::Mapped,
+    ];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
             Workload::Chain => "chain",
             Workload::Fanout => "fanout",
             Workload::Layered => "layered",
+            Workload::Mapped => "mapped",
         }
     }
 
@@ -38,6 +48,109 @@ impl Workload {
 impl fmt::Display for Workload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// A workload at a size: a static graph, or a task mapped over items.
+#[derive(Debug)]
+pub(crate) enum Graph {
+    Dag(Dag),
+    Mapped(Mapped),
+}
+
+impl Graph {
+    /// The graph of `workload` at size `size`.
+    pub(crate) fn new(workload: Workload, size: usize) -> Result<Graph, String> {
+        match workload {
+            Workload::Mapped => Mapped::new(size).map(Graph::Mapped),
+            _ => Dag::new(workload, size).map(Graph::Dag),
+        }
+    }
+
+    /// How many tasks a run executes.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Graph::Dag(dag) => dag.len(),
+            Graph::Mapped(mapped) => mapped.len(),
+        }
+    }
+
+    /// The digest a correct run produces, computed directly.
+    pub(crate) fn expected_digest(&self) -> u64 {
+        match self {
+            Graph::Dag(dag) => dag.expected_digest(),
+            Graph::Mapped(mapped) => mapped.expected_digest(),
+        }
+    }
+}
+
+/// The mapped workload: a source task whose value is the N items `0, 1, .., N - 1`, and a
+/// task mapped over them, one child per item. The number of children is not part of the
+/// graph: it is the length of the source's value, known once the source has run.
+///
+/// A child's value follows the other workloads' rule with its item as its one upstream
+/// value: item + 1. The mapped task's value is its children's values in item order, and the
+/// digest of a run is their wrapping sum (the children are the terminal tasks), N(N + 1)/2.
+/// [`Mapped::digest`] also checks that the values are in item order.
+///
+/// A run executes N + 1 tasks: the source and the N children.
+#[derive(Debug)]
+pub(crate) struct Mapped {
+    items: usize,
+}
+
+impl Mapped {
+    fn new(items: usize) -> Result<Mapped, String> {
+        if items == 0 {
+            return Err("the size must be at least 1".to_string());
+        }
+        if items > u32::MAX as usize / 4 {
+            return Err(format!("the size {items} is too large"));
+        }
+        Ok(Mapped { items })
+    }
+
+    /// How many items the source produces: the number of children.
+    pub(crate) fn items(&self) -> usize {
+        self.items
+    }
+
+    /// How many tasks a run executes: the source and one child per item.
+    pub(crate) fn len(&self) -> usize {
+        self.items + 1
+    }
+
+    /// The source's value: the items to map over.
+    pub(crate) fn source(items: usize) -> Vec<u64> {
+        (0..items as u64).collect()
+    }
+
+    /// A child's value from its item.
+    pub(crate) fn child(item: u64) -> u64 {
+        sum_plus_one([item])
+    }
+
+    /// The digest of a run from the mapped task's value (its children's values, in the
+    /// order the system returned them): their wrapping sum, or an error when they are not
+    /// one value per item in item order.
+    pub(crate) fn digest(&self, values: &[u64]) -> Result<u64, String> {
+        if values.len() != self.items {
+            return Err(format!("{} values for {} items", values.len(), self.items));
+        }
+        for (index, &value) in values.iter().enumerate() {
+            let expected = Mapped::child(index as u64);
+            if value != expected {
+                return Err(format!(
+                    "item {index} has the value {value}, expected {expected} (not in item order?)"
+                ));
+            }
+        }
+        Ok(digest(values.iter().copied()))
+    }
+
+    /// The digest a correct run produces, computed directly.
+    pub(crate) fn expected_digest(&self) -> u64 {
+        digest((0..self.items as u64).map(Mapped::child))
     }
 }
 
@@ -56,7 +169,8 @@ pub(crate) struct Dag {
 }
 
 impl Dag {
-    /// The graph of `workload` at size `size`.
+    /// The graph of `workload` at size `size`; an error for the mapped workload, which is
+    /// not a static graph.
     pub(crate) fn new(workload: Workload, size: usize) -> Result<Dag, String> {
         if size == 0 {
             return Err("the size must be at least 1".to_string());
@@ -107,6 +221,9 @@ impl Dag {
                         builder.push(&picked);
                     }
                 }
+            }
+            Workload::Mapped => {
+                return Err("the mapped workload is not a static graph".to_string());
             }
         }
         Ok(builder.finish())
@@ -264,5 +381,34 @@ mod tests {
         assert!(Dag::new(Workload::Layered, 99).is_err());
         assert_eq!(Dag::new(Workload::Layered, 150).unwrap().len(), 100);
         assert!(Dag::new(Workload::Chain, 0).is_err());
+    }
+
+    #[test]
+    fn mapped_children_are_their_items_plus_one() {
+        let Graph::Mapped(mapped) = Graph::new(Workload::Mapped, 1000).unwrap() else {
+            panic!("not mapped");
+        };
+        assert_eq!(mapped.items(), 1000);
+        assert_eq!(mapped.len(), 1001);
+        assert_eq!(Mapped::source(4), [0, 1, 2, 3]);
+        assert_eq!(mapped.expected_digest(), 1000 * 1001 / 2);
+        let values: Vec<u64> = Mapped::source(1000)
+            .into_iter()
+            .map(Mapped::child)
+            .collect();
+        assert_eq!(mapped.digest(&values), Ok(mapped.expected_digest()));
+        assert_eq!(Graph::new(Workload::Mapped, 1000).unwrap().len(), 1001);
+    }
+
+    #[test]
+    fn mapped_values_must_be_one_per_item_in_item_order() {
+        let Graph::Mapped(mapped) = Graph::new(Workload::Mapped, 3).unwrap() else {
+            panic!("not mapped");
+        };
+        assert_eq!(mapped.digest(&[1, 2, 3]), Ok(6));
+        assert!(mapped.digest(&[2, 1, 3]).is_err());
+        assert!(mapped.digest(&[1, 2]).is_err());
+        assert!(Graph::new(Workload::Mapped, 0).is_err());
+        assert!(Dag::new(Workload::Mapped, 3).is_err());
     }
 }

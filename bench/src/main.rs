@@ -1,7 +1,7 @@
 //! Benchmarks flowcore against a hand-written tokio DAG and the dagrs crate.
 //!
-//! Runs no-op workloads (chain, fan-out/fan-in, layered), each task's value being the sum
-//! of its upstream values plus one, through each system, with build and run timed
+//! Runs no-op workloads (chain, fan-out/fan-in, layered, and one task mapped over N items),
+//! each task's value being the sum of its upstream values plus one, through each system, with build and run timed
 //! separately and each measurement in a fresh child process so its peak memory is its own.
 //! Prints a Markdown table of the medians and flowcore's ratio to the tokio baseline.
 //!

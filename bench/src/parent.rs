@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::child::Measurement;
 use crate::cli::{Config, Options, Runtime};
-use crate::dag::{Dag, LAYERED_SEED, Workload};
+use crate::dag::{Graph, LAYERED_SEED, Workload};
 use crate::machine;
 use crate::systems::System;
 use crate::table::Table;
@@ -77,8 +77,8 @@ pub(crate) fn main(options: Options) -> u8 {
     let mut rows = Vec::with_capacity(plan.len());
     let mut peak_not_reset = false;
     for (config, skip) in plan {
-        let (tasks, expected) = match Dag::new(config.workload, config.size) {
-            Ok(dag) => (dag.len(), Some(dag.expected_digest())),
+        let (tasks, expected) = match Graph::new(config.workload, config.size) {
+            Ok(graph) => (graph.len(), Some(graph.expected_digest())),
             Err(_) => (0, None),
         };
         let outcome = match (skip, expected) {
@@ -157,6 +157,14 @@ pub(crate) fn main(options: Options) -> u8 {
         options.repeat,
         if options.repeat == 1 { "" } else { "es" },
     ));
+    if options.workloads.contains(&Workload::Mapped) {
+        out.push_str(
+            "mapped: tasks = N + 1 (the source and one child per item); the children are made \
+             by the run once the source's items are known, so build covers only the source \
+             and the mapped task, and run includes the mapping. dagrs has no mapping and is \
+             skipped.\n",
+        );
+    }
     if peak_not_reset {
         out.push_str(
             "Note: the kernel did not allow resetting the peak memory before the build, \
@@ -206,12 +214,16 @@ fn plan(options: &Options) -> Vec<(Config, Option<String>)> {
                         size,
                         runtime,
                     };
-                    let skip =
+                    let skip = system
+                        .unsupported(workload)
+                        .map(|reason| format!("skipped: {reason}"));
+                    let skip = skip.or_else(|| {
                         (system == System::Dagrs && size > options.max_dagrs_size).then(|| {
                             format!("skipped: N > --max-dagrs-size {}", options.max_dagrs_size)
-                        });
+                        })
+                    });
                     let skip = skip.or_else(|| {
-                        Dag::new(workload, size)
+                        Graph::new(workload, size)
                             .err()
                             .map(|error| format!("skipped: {error}"))
                     });
@@ -519,7 +531,7 @@ mod tests {
             other => panic!("{other:?}"),
         };
         let plan = plan(&options);
-        assert_eq!(plan.len(), 3 * 3 * 3);
+        assert_eq!(plan.len(), 3 * 3 * 4);
         let skipped = |system, workload, size| {
             plan.iter()
                 .find(|(c, _)| c.system == system && c.workload == workload && c.size == size)
@@ -532,5 +544,31 @@ mod tests {
         assert!(!skipped(System::Flowcore, Workload::Chain, 200_000));
         assert!(skipped(System::Tokio, Workload::Layered, 50));
         assert!(!skipped(System::Tokio, Workload::Chain, 50));
+    }
+
+    #[test]
+    fn dagrs_skips_mapped_at_every_size_and_the_others_do_not() {
+        let options = match crate::cli::parse(
+            "--sizes 50,1000,200000 --workloads mapped"
+                .split_whitespace()
+                .map(str::to_string),
+        )
+        .unwrap()
+        {
+            crate::cli::Command::Bench(options) => options,
+            other => panic!("{other:?}"),
+        };
+        let plan = plan(&options);
+        assert_eq!(plan.len(), 3 * 2 * 3);
+        for (config, skip) in &plan {
+            match config.system {
+                System::Dagrs => assert_eq!(
+                    skip.as_deref(),
+                    Some("skipped: dagrs has no mapping"),
+                    "{config:?}"
+                ),
+                _ => assert_eq!(skip, &None, "{config:?}"),
+            }
+        }
     }
 }

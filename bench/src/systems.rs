@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::dag::Dag;
+use crate::dag::{Graph, Workload};
 
 mod baseline;
 mod dagrs_graph;
@@ -14,9 +14,10 @@ mod flowcore_flow;
 pub(crate) enum System {
     /// flowcore through its public API.
     Flowcore,
-    /// One spawned tokio task per node, awaiting oneshot receivers of its upstream tasks.
+    /// One spawned tokio task per node, awaiting oneshot receivers of its upstream tasks;
+    /// for the mapped workload, one spawned task per item once the source has produced them.
     Tokio,
-    /// The dagrs crate's `Graph`.
+    /// The dagrs crate's `Graph`; it has no mapping, so it skips the mapped workload.
     Dagrs,
     /// flowcore with a tracing subscriber installed whose level filter is off: what tracing
     /// costs a user whose subscriber wants none of flowcore's events. Not in the default set.
@@ -42,13 +43,24 @@ impl System {
             .find(|s| s.name() == name)
     }
 
-    /// Builds `dag` in this system and runs it on the current tokio runtime.
-    pub(crate) async fn run(self, dag: &Dag) -> Result<Timings, String> {
-        match self {
-            System::Flowcore => flowcore_flow::run(dag).await,
-            System::Tokio => baseline::run(dag).await,
-            System::Dagrs => dagrs_graph::run(dag).await,
-            System::FlowcoreTracingOff => {
+    /// Why this system does not run `workload`, if it does not.
+    pub(crate) fn unsupported(self, workload: Workload) -> Option<&'static str> {
+        match (self, workload) {
+            (System::Dagrs, Workload::Mapped) => Some(dagrs_graph::NO_MAPPING),
+            _ => None,
+        }
+    }
+
+    /// Builds `graph` in this system and runs it on the current tokio runtime.
+    pub(crate) async fn run(self, graph: &Graph) -> Result<Timings, String> {
+        match (self, graph) {
+            (System::Flowcore, Graph::Dag(dag)) => flowcore_flow::run(dag).await,
+            (System::Flowcore, Graph::Mapped(mapped)) => flowcore_flow::run_mapped(mapped).await,
+            (System::Tokio, Graph::Dag(dag)) => baseline::run(dag).await,
+            (System::Tokio, Graph::Mapped(mapped)) => baseline::run_mapped(mapped).await,
+            (System::Dagrs, Graph::Dag(dag)) => dagrs_graph::run(dag).await,
+            (System::Dagrs, Graph::Mapped(_)) => Err(dagrs_graph::NO_MAPPING.to_string()),
+            (System::FlowcoreTracingOff, graph) => {
                 // Each measurement is a process of its own, so a global subscriber is fine,
                 // and unlike a scoped one it reaches the runtime's worker threads.
                 let subscriber = tracing_subscriber::fmt()
@@ -56,7 +68,10 @@ impl System {
                     .finish();
                 tracing::subscriber::set_global_default(subscriber)
                     .map_err(|error| format!("installing the tracing subscriber: {error}"))?;
-                flowcore_flow::run(dag).await
+                match graph {
+                    Graph::Dag(dag) => flowcore_flow::run(dag).await,
+                    Graph::Mapped(mapped) => flowcore_flow::run_mapped(mapped).await,
+                }
             }
         }
     }
@@ -75,29 +90,47 @@ pub(crate) struct Timings {
     pub(crate) build: Duration,
     /// Running the graph until every task finished.
     pub(crate) run: Duration,
-    /// The wrapping sum of the terminal tasks' values.
+    /// The wrapping sum of the terminal tasks' values (for the mapped workload, of the
+    /// children's values, checked to be in item order).
     pub(crate) digest: u64,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dag::Workload;
 
     fn check_all(flavor: tokio::runtime::Builder) {
         let mut flavor = flavor;
         let runtime = flavor.build().unwrap();
         for workload in Workload::ALL {
             for size in [100, 350] {
-                let dag = Dag::new(workload, size).unwrap();
+                let graph = Graph::new(workload, size).unwrap();
                 for system in System::ALL {
-                    let timings = runtime.block_on(system.run(&dag)).unwrap();
+                    let result = runtime.block_on(system.run(&graph));
+                    if system.unsupported(workload).is_some() {
+                        assert!(result.is_err(), "{system} {workload} {size}");
+                        continue;
+                    }
                     assert_eq!(
-                        timings.digest,
-                        dag.expected_digest(),
+                        result.unwrap().digest,
+                        graph.expected_digest(),
                         "{system} {workload} {size}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn only_dagrs_skips_a_workload_and_only_mapped() {
+        for workload in Workload::ALL {
+            for system in System::ALL {
+                let skips = system == System::Dagrs && workload == Workload::Mapped;
+                assert_eq!(
+                    system.unsupported(workload).is_some(),
+                    skips,
+                    "{system} {workload}"
+                );
             }
         }
     }

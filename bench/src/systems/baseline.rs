@@ -1,11 +1,12 @@
-//! The hand-written tokio baseline: one spawned task per node, oneshot channels as edges.
+//! The hand-written tokio baseline: one spawned task per node, oneshot channels as edges;
+//! for the mapped workload, one spawned task per item, spawned once the items are known.
 
 use std::time::Instant;
 
 use tokio::sync::oneshot;
 
 use super::Timings;
-use crate::dag::{self, Dag};
+use crate::dag::{self, Dag, Mapped};
 
 /// One node: a receiver per upstream edge, a sender per downstream edge.
 struct Node {
@@ -78,4 +79,48 @@ pub(super) async fn run(dag: &Dag) -> Result<Timings, String> {
             digest: dag::digest(values),
         }),
     }
+}
+
+/// The mapped workload as flowcore runs it, written by hand: the source is a spawned task;
+/// once its items are known, one task per item is spawned with its item, and their values
+/// are awaited in item order into a `Vec`, the mapped task's value.
+pub(super) async fn run_mapped(mapped: &Mapped) -> Result<Timings, String> {
+    // Build: the source's future; like flowcore's children, the item tasks are made by the
+    // run, since their number is the length of the source's value.
+    let started = Instant::now();
+    let n = mapped.items();
+    let source = async move { Mapped::source(n) };
+    let build = started.elapsed();
+
+    // Run: the source, then one task per item, then every item task in item order.
+    let started = Instant::now();
+    let items = tokio::spawn(source)
+        .await
+        .map_err(|error| format!("tokio: the source did not finish: {error}"))?;
+    let handles: Vec<_> = items
+        .iter()
+        .map(|&item| tokio::spawn(async move { Mapped::child(item) }))
+        .collect();
+    let mut values = Vec::with_capacity(handles.len());
+    let mut failure = None;
+    for (index, handle) in handles.into_iter().enumerate() {
+        match handle.await {
+            Ok(value) => values.push(value),
+            Err(error) => {
+                failure.get_or_insert_with(|| {
+                    format!("tokio: the task of item {index} did not finish: {error}")
+                });
+            }
+        }
+    }
+    let run = started.elapsed();
+    drop(items);
+
+    if let Some(failure) = failure {
+        return Err(failure);
+    }
+    let digest = mapped
+        .digest(&values)
+        .map_err(|error| format!("tokio: {error}"))?;
+    Ok(Timings { build, run, digest })
 }

@@ -16,6 +16,12 @@ use dagrs::{
 use super::Timings;
 use crate::dag::{self, Dag};
 
+/// Why dagrs does not run the mapped workload. Its graphs are static: nodes are added before
+/// the run, none during it, so there is no way to make one node per item of a value that
+/// only exists once the run has started. Giving it N nodes up front would measure a
+/// fan-out (which the fanout workload already does) rather than mapping.
+pub(crate) const NO_MAPPING: &str = "dagrs has no mapping";
+
 /// The sum of the upstream values plus one, sent downstream and returned.
 struct SumPlusOne;
 
