@@ -575,6 +575,13 @@ impl Flow {
             }),
             _ => {}
         }
+        for (flow, problem) in call.subflow_problems {
+            data.errors.push(BuildError::Subflow {
+                task: name.to_string(),
+                flow,
+                problem,
+            });
+        }
         let items = call
             .each_len
             .map_or(NO_ITEMS, |len| len.min(NO_ITEMS as usize - 1) as u32);
