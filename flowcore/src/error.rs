@@ -136,6 +136,19 @@ pub enum BuildError {
         /// The validator's message.
         message: String,
     },
+    /// A subflow task does not fit its child flow: the child flow cannot run, an input
+    /// that is unknown, bound twice, of another type than the child's or required and not
+    /// bound, or an output that the child flow does not declare or declares with another
+    /// type (see [`Subflow`](crate::Subflow) and
+    /// [`Flow::subflow_output`](crate::Flow::subflow_output)).
+    Subflow {
+        /// The subflow task, or the task that reads the subflow's output.
+        task: String,
+        /// The child flow's name.
+        flow: String,
+        /// What is wrong, naming the input or output.
+        problem: String,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -223,6 +236,11 @@ impl fmt::Display for BuildError {
             BuildError::InvalidInput { name, message } => {
                 write!(f, "input `{name}` is invalid: {message}")
             }
+            BuildError::Subflow {
+                task,
+                flow,
+                problem,
+            } => write!(f, "task `{task}` (subflow `{flow}`): {problem}"),
         }
     }
 }

@@ -682,6 +682,13 @@ impl Flow {
                 problem: format!("argument `{argument}`: a batch size must be at least 1"),
             });
         }
+        for (flow, problem) in call.subflow_problems {
+            data.errors.push(BuildError::Subflow {
+                task: name.to_string(),
+                flow,
+                problem,
+            });
+        }
         let items = call
             .each_len
             .map_or(NO_ITEMS, |len| len.min(NO_ITEMS as usize - 1) as u32);

@@ -116,6 +116,8 @@ impl<T: Clone + Send + Sync + 'static> Input<T> {
 /// What the flow keeps of an input, type-erased.
 pub(crate) trait InputSpec: Send + Sync + 'static {
     fn value_type(&self) -> (TypeId, &'static str);
+    /// Whether the input has a default value.
+    fn has_default(&self) -> bool;
     /// A copy of the default value, if the input has one.
     fn default_value(&self) -> Option<AnyValue>;
     /// Runs the validators on a value of the input's type.
@@ -125,6 +127,10 @@ pub(crate) trait InputSpec: Send + Sync + 'static {
 impl<T: Clone + Send + Sync + 'static> InputSpec for Input<T> {
     fn value_type(&self) -> (TypeId, &'static str) {
         (TypeId::of::<T>(), std::any::type_name::<T>())
+    }
+
+    fn has_default(&self) -> bool {
+        self.default.is_some()
     }
 
     fn default_value(&self) -> Option<AnyValue> {
@@ -152,6 +158,18 @@ pub(crate) struct InputDecl {
     pub(crate) name: Arc<str>,
     pub(crate) task: u32,
     spec: Arc<dyn InputSpec>,
+}
+
+impl InputDecl {
+    /// The type of the input's values.
+    pub(crate) fn value_type(&self) -> (TypeId, &'static str) {
+        self.spec.value_type()
+    }
+
+    /// Whether every run must give the input a value (it has no default).
+    pub(crate) fn is_required(&self) -> bool {
+        !self.spec.has_default()
+    }
 }
 
 /// An output of a flow: its name, the task whose result it is, and that result's type.

@@ -84,6 +84,10 @@
 //!   handle and given per run with [`RunBuilder::input`]; a missing, unknown, mistyped or
 //!   invalid value stops the run before any task runs, naming the input. Named outputs
 //!   ([`Flow::output`]) are read back typed with [`RunReport::output`].
+//! - **Subflows**: a flow runs as a task of another ([`Subflow`]), its inputs bound to
+//!   the parent's handles or to values and checked against the child's declarations
+//!   when the parent is built, its outputs read back typed ([`Flow::subflow_output`]),
+//!   its final state the task's. Each attempt is a new run of the child ([`SubflowRun`]).
 //! - **Metadata and run context**: a flow has an id (its name), a namespace, a description
 //!   and labels ([`Flow::set_namespace`], [`Flow::add_label`]); each run has a [`RunId`].
 //!   A body reads them, with its own name, attempt and start time, from [`TaskContext`].
@@ -174,6 +178,7 @@ mod retry;
 mod runner;
 mod signal;
 mod state;
+mod subflow;
 mod task;
 mod trigger;
 
@@ -191,6 +196,7 @@ pub use crate::report::RunReport;
 pub use crate::retry::{Backoff, Jitter};
 pub use crate::signal::{Signal, SignalKind};
 pub use crate::state::{State, StateKind};
+pub use crate::subflow::{Subflow, SubflowError, SubflowInput, SubflowRun};
 pub use crate::task::{Arg, Args, Handle, IntoArg, Task, TaskCall, TaskFuture, TaskId, Values};
 pub use crate::trigger::{CustomTrigger, Threshold, Trigger, Verdict};
 /// The token that cancels a run: see [`RunBuilder::cancel_on`].

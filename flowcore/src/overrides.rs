@@ -244,6 +244,13 @@ impl<'f> RunBuilder<'f> {
         self
     }
 
+    /// Gives an input its value, already boxed (for a subflow's inputs, read from its
+    /// parent's values).
+    pub(crate) fn given(mut self, input: GivenInput) -> RunBuilder<'f> {
+        self.inputs.push(input);
+        self
+    }
+
     /// Gives `task` this finished state: it does not run, and its downstream tasks see the
     /// state. The task has no result, unless its output type is `()`.
     ///

@@ -13,6 +13,7 @@ mod report;
 mod retries;
 mod signals;
 mod spark;
+mod subflows;
 mod task_macro;
 mod testing;
 mod tracing_events;
