@@ -542,7 +542,7 @@ impl Flow {
         self.data_mut().timeout = Some(timeout);
     }
 
-    fn add_to<T>(&mut self, block: Block, call: TaskCall<T>) -> Handle<T> {
+    pub(crate) fn add_to<T>(&mut self, block: Block, call: TaskCall<T>) -> Handle<T> {
         self.add_node(block, call, false)
     }
 
