@@ -643,7 +643,7 @@ impl Flow {
         self.data_mut().hooks.push(When::Success, hook);
     }
 
-    fn add_to<T>(&mut self, block: Block, call: TaskCall<T>) -> Handle<T> {
+    pub(crate) fn add_to<T>(&mut self, block: Block, call: TaskCall<T>) -> Handle<T> {
         self.add_node(block, call, false)
     }
 

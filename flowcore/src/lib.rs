@@ -78,6 +78,13 @@
 //! - **Hooks**: functions called on state changes of a task ([`TaskCall::on_state`],
 //!   `on_failure`, `on_success`) or of a flow ([`Flow::on_state`]); they observe and
 //!   cannot change a state.
+//! - **Branching**: [`Flow::switch`] (with a default branch), [`Flow::if_else`],
+//!   [`Flow::case`] and [`Flow::when`] add condition tasks that compare an upstream value
+//!   and end `Success` or `Skipped`, and gate the tasks of each branch, so untaken
+//!   branches and what depends on them are skipped; [`Flow::merge`] joins the branches,
+//!   taking the value of the one that ran (Prefect 1's `switch`, `ifelse`, `case` and
+//!   `merge`). A condition's skip is an ordinary skip: it counts as a success and beats
+//!   a failure downstream (Prefect's declined PIN 15; see [`Flow::switch`]).
 //! - **Report**: [`RunReport`] holds every state and typed result, and continues a paused run.
 //! - **Inputs and outputs**: typed inputs, required ([`Flow::input`]) or with a default
 //!   ([`Flow::input_or`], [`Input`] with validators), are taken by tasks through their
@@ -156,10 +163,20 @@
 //!   (Prefect says `Trigger failed`), and custom triggers cannot raise signals.
 //! - The error message of a failed task is the error's own message followed by its
 //!   sources (`outer: inner`), not Prefect's `Error during execution of task: <repr>`.
+//! - [`Flow::merge`] takes the first branch with a value in the order the branches are
+//!   given; Prefect ordered them by the names of its keys, so `task_10` came before
+//!   `task_2`. A branch has no value when it was skipped, including by its own `SKIP`
+//!   (Prefect passed the `SKIP` signal on as a value).
+//! - [`Flow::if_else`] takes a typed `bool` and has no truthiness (Prefect's `as_bool`);
+//!   a switch can have a default branch (Kestra's `defaults`; Prefect has none).
+//! - A condition's message shows values with `Debug` (text without quotes), not Python's
+//!   `str`. A branch's condition task is added before the branch's tasks (Prefect added
+//!   it when the `case` block ended), so a branch that adds no task still has one.
 
 #![doc(test(attr(deny(warnings))))]
 
 mod block;
+mod branch;
 mod check;
 mod context;
 mod error;
@@ -183,6 +200,7 @@ mod task;
 mod trigger;
 
 pub use crate::block::TaskFailure;
+pub use crate::branch::Switch;
 pub use crate::check::{TaskCheck, TaskRef, Untyped};
 pub use crate::context::{RunId, TaskContext, pause};
 pub use crate::error::{BoxError, BuildError, MissingInput, OutputError, ResumeError};

@@ -1,6 +1,7 @@
 //! Integration tests of flowcore through its public API: one binary, a module per feature.
 
 mod blocks;
+mod branching;
 mod build_errors;
 mod concurrency;
 mod hooks;
