@@ -11,6 +11,7 @@ use std::time::Duration;
 use rustc_hash::FxHashMap;
 
 use crate::block::{Block, TaskFailure};
+use crate::cache::CacheMode;
 use crate::error::{BuildError, MissingInput};
 use crate::graph::Graph;
 use crate::inputs::{InputDecl, OutputDecl};
@@ -582,6 +583,15 @@ impl Flow {
             data.errors.push(BuildError::InvalidRetryPolicy {
                 task: name.to_string(),
                 problem,
+            });
+        }
+        let asks_cache = call
+            .options
+            .cache
+            .is_some_and(|cache| cache.mode != CacheMode::Off);
+        if asks_cache && !call.task.cacheable() {
+            data.errors.push(BuildError::NotCacheable {
+                task: name.to_string(),
             });
         }
         let mut after = Vec::with_capacity(call.after.len());

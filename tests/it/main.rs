@@ -2,6 +2,7 @@
 
 mod blocks;
 mod build_errors;
+mod caching;
 mod concurrency;
 mod inputs;
 mod mapping;
