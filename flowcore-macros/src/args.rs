@@ -1,4 +1,4 @@
-//! Parses the options of `#[task(...)]`: name, retries and their policy, durations, trigger, skip propagation, crate path.
+//! Parses the options of `#[task(...)]`: name, retries and their policy, durations, trigger, skip propagation, caching, crate path.
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
@@ -6,7 +6,7 @@ use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::{Ident, LitBool, LitFloat, LitInt, LitStr, Token};
 
-const OPTIONS: &str = "name, max_retries, retry_delay, retry_backoff, retry_jitter, retry_if, timeout, trigger, skip_on_upstream_skip, crate";
+const OPTIONS: &str = "name, max_retries, retry_delay, retry_backoff, retry_jitter, retry_if, timeout, trigger, skip_on_upstream_skip, cache_for, cache_key, cache_key_fn, crate";
 const BACKOFFS: &str = "exponential(initial = \"1s\", factor = 2.0, max = \"1m\")";
 const JITTERS: &str = "none, full, proportional(0.25)";
 const TRIGGERS: &str = "all_successful, all_failed, any_successful, any_failed, all_finished, always_run, manual_only, not_all_skipped, some_successful(at_least = .., at_most = ..), some_failed(at_least = .., at_most = ..), custom(path::to::function)";
@@ -23,6 +23,9 @@ pub(crate) struct TaskArgs {
     pub(crate) timeout: Option<u128>,
     pub(crate) trigger: Option<TriggerSpec>,
     pub(crate) skip_on_upstream_skip: Option<LitBool>,
+    pub(crate) cache_for: Option<u128>,
+    pub(crate) cache_key: Option<LitStr>,
+    pub(crate) cache_key_fn: Option<syn::Path>,
     pub(crate) krate: Option<syn::Path>,
 }
 
@@ -141,6 +144,30 @@ impl Parse for TaskArgs {
             }
             input.parse::<Token![,]>()?;
         }
+        if args.cache_for.is_none() {
+            let needs_cache_for = |span: Span, option: &str| {
+                syn::Error::new(
+                    span,
+                    format!(
+                        "`{option}` needs `cache_for`, which turns caching on and says how long results are kept, such as `cache_for = \"10m\"`"
+                    ),
+                )
+            };
+            let cache_key = args
+                .cache_key
+                .as_ref()
+                .map(|key| needs_cache_for(key.span(), "cache_key"));
+            let cache_key_fn = args
+                .cache_key_fn
+                .as_ref()
+                .map(|path| needs_cache_for(syn::spanned::Spanned::span(path), "cache_key_fn"));
+            for error in cache_key.into_iter().chain(cache_key_fn) {
+                match &mut errors {
+                    Some(errors) => errors.combine(error),
+                    None => errors = Some(error),
+                }
+            }
+        }
         match errors {
             Some(errors) => Err(errors),
             None => Ok(args),
@@ -216,6 +243,29 @@ impl TaskArgs {
                     )
                 })?;
                 set(&mut self.skip_on_upstream_skip, &key, lit)
+            }
+            "cache_for" => {
+                let nanos = parse_duration(input, "cache_for", false)?;
+                set(&mut self.cache_for, &key, nanos)
+            }
+            "cache_key" => {
+                let message = "`cache_key` must be a string naming the cache entries, such as `cache_key = \"exchange-rates\"`";
+                let lit: LitStr = input
+                    .parse()
+                    .map_err(|error| syn::Error::new(error.span(), message))?;
+                if lit.value().is_empty() {
+                    return Err(syn::Error::new(lit.span(), "a cache key must not be empty"));
+                }
+                set(&mut self.cache_key, &key, lit)
+            }
+            "cache_key_fn" => {
+                let path: syn::Path = input.parse().map_err(|error| {
+                    syn::Error::new(
+                        error.span(),
+                        "`cache_key_fn` takes the path of a function that takes the task's arguments by reference and returns a value that implements `Hash`",
+                    )
+                })?;
+                set(&mut self.cache_key_fn, &key, path)
             }
             "crate" => {
                 let path = input.call(syn::Path::parse_mod_style)?;

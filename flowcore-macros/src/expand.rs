@@ -284,24 +284,86 @@ fn generate(args: &TaskArgs, item_fn: &ItemFn, inputs: &[Input]) -> TokenStream 
         options.extend(quote!(.skip_on_upstream_skip(#skip)));
     }
 
+    let (call, cache_check) = match args.cache_for {
+        None => (
+            quote! {
+                #krate::__private::task_call::<#output_ty, _, _>(
+                    #task_name,
+                    __flowcore_args,
+                    move |__flowcore_values: &#krate::Values<'_>| {
+                        #( #gets )*
+                        ::core::result::Result::Ok(async move {
+                            #convert(__flowcore_body(#(#vars),*).await)
+                        })
+                    },
+                )
+            },
+            TokenStream::new(),
+        ),
+        Some(nanos) => {
+            let nanos = nanos as u64;
+            let identity = match &args.cache_key {
+                Some(key) => key.to_token_stream(),
+                None => {
+                    let name = ident.to_string();
+                    quote!(::core::concat!(::core::module_path!(), "::", #name))
+                }
+            };
+            // Spanned on what is hashed, so a type that is not `Hash` is reported there.
+            let hashes = match &args.cache_key_fn {
+                Some(path) => quote_spanned! {path.span()=>
+                    #krate::__private::CacheKeyPart::hash_part(&#path(#(&#vars),*), __flowcore_key);
+                },
+                None => inputs
+                    .iter()
+                    .zip(&vars)
+                    .map(|(Input { ty, .. }, var)| {
+                        quote_spanned! {ty.span()=>
+                            <#ty as #krate::__private::CacheKeyPart>::hash_part(&#var, __flowcore_key);
+                        }
+                    })
+                    .collect(),
+            };
+            let value_check = match &sig.output {
+                ReturnType::Type(_, ty) => quote_spanned! {ty.span()=>
+                    #krate::__private::assert_cache_value::<#output_ty>();
+                },
+                ReturnType::Default => TokenStream::new(),
+            };
+            let call = quote! {
+                #krate::__private::cached_task_call::<#output_ty, _, _>(
+                    #task_name,
+                    #identity,
+                    #krate::__private::Duration::from_nanos(#nanos),
+                    __flowcore_args,
+                    move |
+                        __flowcore_values: &#krate::Values<'_>,
+                        __flowcore_key: ::core::option::Option<&mut #krate::__private::CacheHasher>,
+                    | {
+                        #( #gets )*
+                        if let ::core::option::Option::Some(__flowcore_key) = __flowcore_key {
+                            #hashes
+                        }
+                        ::core::result::Result::Ok(async move {
+                            #convert(__flowcore_body(#(#vars),*).await)
+                        })
+                    },
+                )
+            };
+            (call, value_check)
+        }
+    };
+
     quote! {
         #(#attrs)*
         #[allow(clippy::too_many_arguments)]
         #vis fn #ident(#(#params),*) -> #krate::TaskCall<#output_ty> {
             async fn __flowcore_body(#body_inputs) #body_output #block
             #output_check
+            #cache_check
             let mut __flowcore_args = #krate::Args::new();
             #( #binds )*
-            #krate::__private::task_call::<#output_ty, _, _>(
-                #task_name,
-                __flowcore_args,
-                move |__flowcore_values: &#krate::Values<'_>| {
-                    #( #gets )*
-                    ::core::result::Result::Ok(async move {
-                        #convert(__flowcore_body(#(#vars),*).await)
-                    })
-                },
-            )
+            #call
             #options
         }
     }

@@ -37,10 +37,16 @@ use proc_macro::TokenStream;
 /// | `timeout` | `timeout = "30s"` | an attempt running longer ends `TimedOut` |
 /// | `trigger` | `trigger = always_run` | `all_successful` (default), `all_failed`, `any_successful`, `any_failed`, `all_finished`, `always_run`, `manual_only`, `not_all_skipped`, `some_successful(at_least = 2, at_most = 0.5)`, `some_failed(...)`, `custom(path::to::function)` |
 /// | `skip_on_upstream_skip` | `skip_on_upstream_skip = false` | whether a skipped upstream task skips this one (default true) |
+/// | `cache_for` | `cache_for = "10m"` | cache the task's results for this long: a later attempt with the same key takes the result (`Cached`) instead of running the body |
+/// | `cache_key` | `cache_key = "rates"` | the name the key hashes instead of the function's module path and name; tasks with the same `cache_key` share entries (needs `cache_for`) |
+/// | `cache_key_fn` | `cache_key_fn = rate_key` | a function taking the arguments by reference and returning a `Hash` value, hashed into the key instead of the arguments (needs `cache_for`) |
 /// | `crate` | `crate = my::reexport::flowcore` | the path to flowcore, when it is re-exported |
 ///
 /// Durations, backoffs, jitters and triggers are checked at compile time. The same options
-/// can be set at the call site with `TaskCall`'s methods, which override the attribute's.
+/// can be set at the call site with `TaskCall`'s methods, which override the attribute's,
+/// except `cache_key` and `cache_key_fn`, which make the key; a call can change how long
+/// results are kept (`cache_for`), refresh the entry (`refresh_cache`) or skip the cache
+/// (`no_cache`).
 ///
 /// # Examples
 ///
@@ -90,6 +96,29 @@ use proc_macro::TokenStream;
 ///     Ok(format!("record {id}"))
 /// }
 /// # let _ = fetch(1);
+/// ```
+///
+/// Caching: the key hashes the function's identity, its output type and every argument's
+/// value (for an argument bound to a handle, the upstream task's output), so arguments
+/// must implement `Hash` (or `cache_key_fn` says what to hash) and the output must be
+/// `Clone + Send + Sync + 'static`; both are checked at compile time. See `flowcore::Cache`.
+///
+/// ```
+/// use flowcore::{Flow, StateKind, task};
+///
+/// #[task(cache_for = "10m")]
+/// async fn exchange_rate(currency: String) -> Result<f64, std::io::Error> {
+///     Ok(if currency == "EUR" { 1.0 } else { 1.08 })
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let mut flow = Flow::new("rates");
+/// let rate = flow.add(exchange_rate("USD".to_string()));
+/// assert_eq!(flow.run().await.unwrap().state(rate).kind(), StateKind::Success);
+/// // A later run in the same process reuses the result.
+/// assert_eq!(flow.run().await.unwrap().state(rate).kind(), StateKind::Cached);
+/// # }
 /// ```
 ///
 /// The equivalent without the macro is a hand-written `flowcore::Task` added with

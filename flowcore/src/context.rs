@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::time::Instant;
 
+use crate::cache::Cache;
 use crate::flow::FlowData;
 use crate::signal::Signal;
 
@@ -64,6 +65,8 @@ impl fmt::Display for RunId {
 pub(crate) struct RunInfo {
     pub(crate) id: RunId,
     pub(crate) flow: Arc<FlowData>,
+    /// The cache the run's cached tasks use, when it is not the process-wide one.
+    pub(crate) cache: Option<Cache>,
 }
 
 impl fmt::Debug for RunInfo {
@@ -297,6 +300,11 @@ impl TaskContext {
     pub(crate) async fn scope<F: Future>(self, fut: F) -> F::Output {
         CONTEXT.scope(self, fut).await
     }
+}
+
+/// Calls `f` with the run of the attempt in progress, or returns `None` outside a run.
+pub(crate) fn with_run<R>(f: impl FnOnce(&RunInfo) -> R) -> Option<R> {
+    CONTEXT.try_with(|ctx| f(&ctx.run)).ok()
 }
 
 /// Pauses the running task until it is approved, unless this attempt is the approved one.

@@ -82,6 +82,14 @@ pub enum BuildError {
         /// What is wrong, naming the option.
         problem: String,
     },
+    /// A task that was not declared with `#[task(cache_for = "..")]` was asked to cache
+    /// its results, with [`TaskCall::cache_for`](crate::TaskCall::cache_for) or
+    /// [`TaskCall::refresh_cache`](crate::TaskCall::refresh_cache): only a declared task
+    /// computes a cache key from its arguments.
+    NotCacheable {
+        /// The task.
+        task: String,
+    },
     /// An input was declared with the name of another input or of a task (or a task was
     /// named like an input); inputs and tasks share one namespace.
     DuplicateInput {
@@ -193,6 +201,10 @@ impl fmt::Display for BuildError {
             BuildError::InvalidRetryPolicy { task, problem } => {
                 write!(f, "task `{task}`: invalid retry policy: {problem}")
             }
+            BuildError::NotCacheable { task } => write!(
+                f,
+                "task `{task}` cannot be cached: only a task declared with `#[task(cache_for = \"..\")]` computes a cache key from its arguments, so `cache_for` and `refresh_cache` need that attribute"
+            ),
             BuildError::DuplicateInput { name } => write!(
                 f,
                 "input `{name}`: another input or task has this name; inputs and tasks share one namespace and names must be unique in a flow"

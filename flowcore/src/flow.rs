@@ -11,6 +11,7 @@ use std::time::Duration;
 use rustc_hash::FxHashMap;
 
 use crate::block::{Block, TaskFailure};
+use crate::cache::CacheMode;
 use crate::error::{BuildError, MissingInput};
 use crate::graph::Graph;
 use crate::hooks::{Hooks, Transition, When};
@@ -699,6 +700,15 @@ impl Flow {
             });
         }
         data.task_hooks |= call.options.hooks.is_some();
+        let asks_cache = call
+            .options
+            .cache
+            .is_some_and(|cache| cache.mode != CacheMode::Off);
+        if asks_cache && !call.task.cacheable() {
+            data.errors.push(BuildError::NotCacheable {
+                task: name.to_string(),
+            });
+        }
         let mut after = Vec::with_capacity(call.after.len());
         for upstream in call.after {
             if upstream.flow == data.id {

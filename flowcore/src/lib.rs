@@ -85,6 +85,13 @@
 //!   taking the value of the one that ran (Prefect 1's `switch`, `ifelse`, `case` and
 //!   `merge`). A condition's skip is an ordinary skip: it counts as a success and beats
 //!   a failure downstream (Prefect's declined PIN 15; see [`Flow::switch`]).
+//! - **Caching**: opt-in with `#[task(cache_for = "10m")]`. The key hashes the task's
+//!   identity (or its `cache_key`) and its arguments' values, which must implement `Hash`
+//!   (checked at compile time). A later run in the same process with the same key reuses
+//!   the result, and the task ends [`Cached`](StateKind::Cached) without running its body;
+//!   [`TaskCall::cache_for`], [`TaskCall::refresh_cache`] and [`TaskCall::no_cache`]
+//!   change this per call, and [`Cache`] is the store (one per process, or one per run
+//!   with [`RunBuilder::cache`]).
 //! - **Report**: [`RunReport`] holds every state and typed result, and continues a paused run.
 //! - **Inputs and outputs**: typed inputs, required ([`Flow::input`]) or with a default
 //!   ([`Flow::input_or`], [`Input`] with validators), are taken by tasks through their
@@ -172,11 +179,19 @@
 //! - A condition's message shows values with `Debug` (text without quotes), not Python's
 //!   `str`. A branch's condition task is added before the branch's tasks (Prefect added
 //!   it when the `case` block ended), so a branch that adds no task still has one.
+//! - Caching: the run that computes a result ends `Success` and the runs that reuse it
+//!   end `Cached` (Prefect shows `Cached` from the first run on). The trigger and skip
+//!   propagation are decided before the cache is read, so a cached task whose upstream
+//!   failed is `TriggerFailed` (Prefect reads the cache first). A hit goes through
+//!   `Running`, since the lookup is part of the attempt. The cache is shared by the
+//!   process's runs, not kept per flow runner, and it is keyed by the arguments' hashes
+//!   rather than checked by a validator function; there are no file `target`s.
 
 #![doc(test(attr(deny(warnings))))]
 
 mod block;
 mod branch;
+mod cache;
 mod check;
 mod context;
 mod error;
@@ -201,6 +216,7 @@ mod trigger;
 
 pub use crate::block::TaskFailure;
 pub use crate::branch::Switch;
+pub use crate::cache::Cache;
 pub use crate::check::{TaskCheck, TaskRef, Untyped};
 pub use crate::context::{RunId, TaskContext, pause};
 pub use crate::error::{BoxError, BuildError, MissingInput, OutputError, ResumeError};
@@ -238,6 +254,7 @@ pub mod __private {
     use crate::signal::Signal;
     use crate::task::{Args, TaskCall, Values};
 
+    pub use crate::cache::{CacheHasher, CacheKeyPart, CacheValue};
     pub use crate::task::AnyValue;
 
     /// A task call whose attempts are started by `start`: it reads the inputs and
@@ -278,6 +295,29 @@ pub mod __private {
     pub fn from_signal(signal: Signal) -> Result<AnyValue, BoxError> {
         Err(Box::new(signal))
     }
+
+    /// The call of a task with `cache_for`: `start` reads the inputs and, when given a
+    /// hasher, hashes them into the cache key; `identity` names the task in the key.
+    pub fn cached_task_call<T, F, Fut>(
+        name: &'static str,
+        identity: &'static str,
+        expiry: Duration,
+        args: Args,
+        start: F,
+    ) -> TaskCall<T>
+    where
+        T: CacheValue,
+        F: Fn(&Values<'_>, Option<&mut CacheHasher>) -> Result<Fut, MissingInput>
+            + Send
+            + Sync
+            + 'static,
+        Fut: Future<Output = Result<AnyValue, BoxError>> + Send + 'static,
+    {
+        TaskCall::from_cached_fn(name, identity, expiry, args, start)
+    }
+
+    /// Asserts at compile time that a cached task's output can be kept in the cache.
+    pub fn assert_cache_value<T: CacheValue>() {}
 
     /// Asserts at compile time that a task's output can be stored and sent between threads.
     pub fn assert_output<T: Send + 'static>() {}

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use rustc_hash::FxHashMap;
 
+use crate::cache::Cache;
 use crate::context::{RunId, RunInfo};
 use crate::error::{BoxError, BuildError};
 use crate::flow::Flow;
@@ -90,6 +91,7 @@ pub struct RunBuilder<'f> {
     errors: Vec<BuildError>,
     timeout: Option<Duration>,
     cancel: Option<CancellationToken>,
+    cache: Option<Cache>,
 }
 
 impl std::fmt::Debug for RunBuilder<'_> {
@@ -119,6 +121,7 @@ impl<'f> RunBuilder<'f> {
             errors: Vec::new(),
             timeout: flow.data().timeout,
             cancel: None,
+            cache: None,
         }
     }
 
@@ -172,6 +175,18 @@ impl<'f> RunBuilder<'f> {
     /// ```
     pub fn cancel_on(mut self, token: CancellationToken) -> RunBuilder<'f> {
         self.cancel = Some(token);
+        self
+    }
+
+    /// Makes the run's cached tasks (`#[task(cache_for = "..")]`) use `cache` instead of
+    /// the process-wide [`Cache::global`]: a test with a cache of its own neither sees nor
+    /// leaves entries of the other tests of its binary.
+    ///
+    /// # Examples
+    ///
+    /// See [`Cache`].
+    pub fn cache(mut self, cache: &Cache) -> RunBuilder<'f> {
+        self.cache = Some(cache.clone());
         self
     }
 
@@ -272,7 +287,7 @@ impl<'f> RunBuilder<'f> {
             let value = node
                 .task
                 .unit_output()
-                .filter(|_| state.kind() == StateKind::Success);
+                .filter(|_| matches!(state.kind(), StateKind::Success | StateKind::Cached));
             self.overrides.states.insert(index, (state, value));
         }
         self
@@ -323,6 +338,7 @@ impl<'f> RunBuilder<'f> {
         let run = Arc::new(RunInfo {
             id: RunId::next(),
             flow: flow.clone(),
+            cache: self.cache,
         });
         let mut report = RunReport::new(flow, graph, run, inputs);
         report.timeout = self.timeout;

@@ -7,8 +7,8 @@ use crate::state::{State, StateKind};
 
 /// The flow's final state once every task has finished, from its reference tasks
 /// (Prefect 1's rule): any reference task failed gives `Failed`, naming them; otherwise
-/// `Success`, with "All reference tasks succeeded." when every one succeeded (a skip is a
-/// success) and "No reference tasks failed." when some were cancelled.
+/// `Success`, with "All reference tasks succeeded." when every one succeeded (a skip or a
+/// cached result is a success) and "No reference tasks failed." when some were cancelled.
 pub(crate) fn final_state<'a, N: std::fmt::Display>(
     reference: impl Iterator<Item = (N, &'a State)> + Clone,
 ) -> State {
@@ -25,7 +25,12 @@ pub(crate) fn final_state<'a, N: std::fmt::Display>(
         message.push('.');
         return State::new(StateKind::Failed, message);
     }
-    let succeeded = |state: &State| matches!(state.kind(), StateKind::Success | StateKind::Skipped);
+    let succeeded = |state: &State| {
+        matches!(
+            state.kind(),
+            StateKind::Success | StateKind::Cached | StateKind::Skipped
+        )
+    };
     if reference.clone().all(|(_, state)| succeeded(state)) {
         State::fixed(StateKind::Success, "All reference tasks succeeded.")
     } else {
@@ -112,6 +117,14 @@ mod tests {
     #[test]
     fn skipped_references_succeed() {
         let state = decide(&[("a", State::skipped("")), ("b", State::success(""))]);
+        assert_eq!(state.kind(), StateKind::Success);
+        assert_eq!(state.message(), "All reference tasks succeeded.");
+    }
+
+    #[test]
+    fn cached_references_succeed() {
+        let cached = State::new(StateKind::Cached, "Result from the cache.");
+        let state = decide(&[("a", cached), ("b", State::success(""))]);
         assert_eq!(state.kind(), StateKind::Success);
         assert_eq!(state.message(), "All reference tasks succeeded.");
     }

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, Span};
 
 use crate::block::{Block, TaskFailure};
+use crate::cache::CacheHit;
 use crate::context::TaskContext;
 use crate::error::{BoxError, MissingInput};
 use crate::flow::{NO_ITEMS, Node};
@@ -616,10 +617,16 @@ impl RunReport {
                     let state = State::failed(error.to_string()).with_run_count(run_count);
                     self.finish(task, state, None, &span);
                 }
-                Err(error) => {
-                    let state = State::failed(error_message(&*error));
-                    self.fail(task, run_count, state, Some(&*error), span, attempts);
-                }
+                Err(error) => match error.downcast::<CacheHit>() {
+                    Ok(hit) => {
+                        let (state, value) = hit.finish(run_count);
+                        self.finish(task, state, Some(value), &span);
+                    }
+                    Err(error) => {
+                        let state = State::failed(error_message(&*error));
+                        self.fail(task, run_count, state, Some(&*error), span, attempts);
+                    }
+                },
             },
         }
     }

@@ -12,11 +12,12 @@ use tokio::time::Instant;
 /// neither successful nor failed, and the waiting kinds are not finished.
 /// `Warning` is flowcore's own: a failure the task was allowed to have
 /// ([`TaskCall::allow_failure`](crate::TaskCall::allow_failure)), which counts as a success.
+/// `Cached`, as in Prefect 1, is a success whose result came from the cache.
 ///
 /// | kind | finished | successful | failed |
 /// |---|---|---|---|
 /// | `Pending`, `Queued`, `Scheduled`, `Retrying`, `Running`, `Paused` | no | no | no |
-/// | `Success`, `Skipped`, `Warning`, `Mapped` | yes | yes | no |
+/// | `Success`, `Cached`, `Skipped`, `Warning`, `Mapped` | yes | yes | no |
 /// | `Failed`, `TriggerFailed`, `TimedOut` | yes | no | yes |
 /// | `Cancelled` | yes | no | no |
 #[non_exhaustive]
@@ -36,6 +37,11 @@ pub enum StateKind {
     Paused,
     /// Ran to completion.
     Success,
+    /// Finished with a result taken from the cache, without running the body: an earlier
+    /// run in this process ran the task with the same cache key (see
+    /// [`Cache`](crate::Cache)). A success; the message gives the key and when the
+    /// entry expires. The run count includes the attempt the cache answered.
+    Cached,
     /// Did not run, by a `SKIP` signal or because an upstream task was skipped; counts as a success.
     Skipped,
     /// The body returned an error, panicked or sent `FAIL`.
@@ -67,6 +73,7 @@ impl StateKind {
             StateKind::Running => "Running",
             StateKind::Paused => "Paused",
             StateKind::Success => "Success",
+            StateKind::Cached => "Cached",
             StateKind::Skipped => "Skipped",
             StateKind::Failed => "Failed",
             StateKind::TriggerFailed => "TriggerFailed",
@@ -82,6 +89,7 @@ impl StateKind {
         matches!(
             self,
             StateKind::Success
+                | StateKind::Cached
                 | StateKind::Skipped
                 | StateKind::Failed
                 | StateKind::TriggerFailed
@@ -92,11 +100,15 @@ impl StateKind {
         )
     }
 
-    /// Whether this is a success (`Success`, `Skipped`, `Warning` or `Mapped`).
+    /// Whether this is a success (`Success`, `Cached`, `Skipped`, `Warning` or `Mapped`).
     pub const fn is_successful(self) -> bool {
         matches!(
             self,
-            StateKind::Success | StateKind::Skipped | StateKind::Warning | StateKind::Mapped
+            StateKind::Success
+                | StateKind::Cached
+                | StateKind::Skipped
+                | StateKind::Warning
+                | StateKind::Mapped
         )
     }
 

@@ -9,6 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cache::{CacheHasher, CacheMode, CacheOptions, CacheValue, CachedFnTask};
 use crate::error::{BoxError, MissingInput};
 use crate::flow::Node;
 use crate::hooks::{Hooks, Transition, When};
@@ -523,6 +524,11 @@ impl Values<'_> {
         }
     }
 
+    /// The cache options of the task being started; `None` in a direct call.
+    pub(crate) fn cache_options(&self) -> Option<CacheOptions> {
+        self.nodes.get(self.task as usize)?.options.cache
+    }
+
     fn result(&self, upstream: u32) -> Option<&(dyn Any + Send)> {
         self.results.get(upstream as usize)?.as_deref()
     }
@@ -565,7 +571,7 @@ impl Values<'_> {
     }
 }
 
-/// Per-task options: retries, timeout, trigger and skip propagation.
+/// Per-task options: retries, timeout, trigger, skip propagation and caching.
 #[derive(Clone, Debug)]
 pub(crate) struct TaskOptions {
     pub(crate) max_retries: u32,
@@ -579,6 +585,8 @@ pub(crate) struct TaskOptions {
     pub(crate) limits: Option<Box<TaskLimits>>,
     /// State hooks; `None` for the default (none).
     pub(crate) hooks: Option<Box<Hooks>>,
+    /// Set for a task declared with `cache_for`, or asked to cache at the call site.
+    pub(crate) cache: Option<CacheOptions>,
 }
 
 impl Default for TaskOptions {
@@ -592,6 +600,7 @@ impl Default for TaskOptions {
             allow_failure: false,
             limits: None,
             hooks: None,
+            cache: None,
         }
     }
 }
@@ -623,9 +632,13 @@ pub(crate) trait ErasedTask: Send + Sync + 'static {
     /// The task itself (a hand-written task's own type), to recognise a kind of task
     /// when the flow is built.
     fn as_any(&self) -> &dyn Any;
+    /// Whether the task computes a cache key from its arguments (`#[task(cache_for = "..")]`).
+    fn cacheable(&self) -> bool {
+        false
+    }
 }
 
-fn collect<T: Send + 'static>(children: &mut [Option<AnyValue>]) -> Option<AnyValue> {
+pub(crate) fn collect<T: Send + 'static>(children: &mut [Option<AnyValue>]) -> Option<AnyValue> {
     if !children
         .iter()
         .all(|child| child.as_ref().is_some_and(|value| value.is::<T>()))
@@ -642,7 +655,7 @@ fn collect<T: Send + 'static>(children: &mut [Option<AnyValue>]) -> Option<AnyVa
 
 struct Erased<T>(T);
 
-fn unit_output<T: 'static>() -> Option<AnyValue> {
+pub(crate) fn unit_output<T: 'static>() -> Option<AnyValue> {
     let unit: AnyValue = Box::new(());
     (TypeId::of::<T>() == TypeId::of::<()>()).then_some(unit)
 }
@@ -799,6 +812,31 @@ impl<T: Send + 'static> TaskCall<T> {
             _output: PhantomData::<fn() -> (T, Fut)>,
         };
         TaskCall::from_erased(Cow::Borrowed(name), args, Arc::new(task))
+    }
+
+    /// A cached task's call: `start` also hashes the arguments when given a hasher.
+    pub(crate) fn from_cached_fn<F, Fut>(
+        name: &'static str,
+        identity: &'static str,
+        expiry: Duration,
+        args: Args,
+        start: F,
+    ) -> TaskCall<T>
+    where
+        T: CacheValue,
+        F: Fn(&Values<'_>, Option<&mut CacheHasher>) -> Result<Fut, MissingInput>
+            + Send
+            + Sync
+            + 'static,
+        Fut: Future<Output = Result<AnyValue, BoxError>> + Send + 'static,
+    {
+        let task = CachedFnTask::<T, F, Fut>::new(identity, start);
+        let mut call = TaskCall::from_erased(Cow::Borrowed(name), args, Arc::new(task));
+        call.options.cache = Some(CacheOptions {
+            expiry,
+            mode: CacheMode::Use,
+        });
+        call
     }
 
     fn from_erased(name: Cow<'static, str>, args: Args, task: Arc<dyn ErasedTask>) -> TaskCall<T> {
@@ -1145,6 +1183,121 @@ impl<T> TaskCall<T> {
     pub fn max_concurrency(mut self, limit: usize) -> TaskCall<T> {
         let limits = self.options.limits.get_or_insert_with(Box::default);
         limits.max_concurrency = Some(limit.max(1));
+        self
+    }
+
+    /// How long this call's results stay in the cache, instead of the attribute's
+    /// `cache_for`; a zero duration caches nothing, like [`TaskCall::no_cache`]. After
+    /// `no_cache` it turns caching back on.
+    ///
+    /// Only a task declared with `#[task(cache_for = "..")]` can be cached, since only its
+    /// arguments are known to be hashable: on another task, [`Flow::add`](crate::Flow::add)
+    /// records a [`BuildError::NotCacheable`](crate::BuildError::NotCacheable).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flowcore::{Cache, Flow, StateKind, task};
+    ///
+    /// #[task(cache_for = "10m")]
+    /// async fn rates(currency: &'static str) -> f64 {
+    ///     if currency == "EUR" { 1.0 } else { 1.1 }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let mut flow = Flow::new("rates");
+    /// let usd = flow.add(rates("USD").cache_for(Duration::from_secs(60)));
+    /// let cache = Cache::new();
+    /// flow.runner().cache(&cache).run().await.unwrap();
+    ///
+    /// tokio::time::advance(Duration::from_secs(61)).await;
+    /// let report = flow.runner().cache(&cache).run().await.unwrap();
+    /// // The entry expired after a minute, so the body ran again.
+    /// assert_eq!(report.state(usd).kind(), StateKind::Success);
+    /// # }
+    /// ```
+    pub fn cache_for(mut self, expiry: Duration) -> TaskCall<T> {
+        let cache = self.options.cache.get_or_insert(CacheOptions {
+            expiry,
+            mode: CacheMode::Use,
+        });
+        cache.expiry = expiry;
+        if cache.mode == CacheMode::Off {
+            cache.mode = CacheMode::Use;
+        }
+        self
+    }
+
+    /// Runs the body without looking in the cache, and stores its result like any
+    /// success of a cached task: the entry is refreshed, and later runs reuse the new
+    /// result. Only for a task declared with `#[task(cache_for = "..")]`, like
+    /// [`TaskCall::cache_for`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowcore::{Cache, Flow, StateKind, task};
+    ///
+    /// #[task(cache_for = "1h")]
+    /// async fn prices(day: u32) -> Vec<u32> {
+    ///     vec![day, day + 1]
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let cache = Cache::new();
+    /// let mut flow = Flow::new("prices");
+    /// let cached = flow.add(prices(7));
+    /// flow.runner().cache(&cache).run().await.unwrap();
+    ///
+    /// let mut refresh = Flow::new("refresh-prices");
+    /// let refreshed = refresh.add(prices(7).refresh_cache());
+    /// let report = refresh.runner().cache(&cache).run().await.unwrap();
+    /// // The body ran although the entry was valid, and replaced it.
+    /// assert_eq!(report.state(refreshed).kind(), StateKind::Success);
+    ///
+    /// let report = flow.runner().cache(&cache).run().await.unwrap();
+    /// assert_eq!(report.state(cached).kind(), StateKind::Cached);
+    /// # }
+    /// ```
+    pub fn refresh_cache(mut self) -> TaskCall<T> {
+        let cache = self.options.cache.get_or_insert(CacheOptions {
+            expiry: Duration::ZERO,
+            mode: CacheMode::Refresh,
+        });
+        cache.mode = CacheMode::Refresh;
+        self
+    }
+
+    /// Neither looks in the cache nor stores this call's result: the body runs on every
+    /// attempt, as if the task had no `cache_for`. Does nothing to a task that is not cached.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use flowcore::{Flow, StateKind, task};
+    ///
+    /// #[task(cache_for = "1h")]
+    /// async fn prices(day: u32) -> Vec<u32> {
+    ///     vec![day, day + 1]
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut flow = Flow::new("fresh-prices");
+    /// let fresh = flow.add(prices(8).no_cache());
+    /// for _ in 0..2 {
+    ///     let report = flow.run().await.unwrap();
+    ///     assert_eq!(report.state(fresh).kind(), StateKind::Success);
+    /// }
+    /// # }
+    /// ```
+    pub fn no_cache(mut self) -> TaskCall<T> {
+        if let Some(cache) = &mut self.options.cache {
+            cache.mode = CacheMode::Off;
+        }
         self
     }
 

@@ -3,6 +3,7 @@
 mod blocks;
 mod branching;
 mod build_errors;
+mod caching;
 mod concurrency;
 mod hooks;
 mod inputs;
