@@ -1,0 +1,343 @@
+//! Attempts: each attempt of a task body as a tokio task, its timers and concurrency slots,
+//! and what it sends back to the coordinator.
+
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
+use std::pin::{Pin, pin};
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::future::Either;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+use tracing::{Instrument, Span};
+
+use crate::context::TaskContext;
+use crate::error::BoxError;
+use crate::limits::Slots;
+use crate::task::{AnyValue, panic_message};
+
+/// How one attempt of a task's body ended.
+pub(super) enum Outcome {
+    Value(AnyValue),
+    Error(BoxError),
+    Panic(String),
+    TimedOut(Duration),
+}
+
+/// What attempts tell the coordinator.
+pub(super) enum Event {
+    /// A delayed attempt (a retry, a timed pause) started running.
+    Started {
+        task: u32,
+        run_count: u32,
+        span: TaskSpan,
+    },
+    /// An attempt ended.
+    Done(Completion),
+}
+
+/// What an attempt sends back to the coordinator when it ends.
+pub(super) struct Completion {
+    pub(super) task: u32,
+    pub(super) run_count: u32,
+    pub(super) outcome: Outcome,
+    pub(super) span: TaskSpan,
+}
+
+/// A spawned task that is aborted when this handle is dropped.
+pub(super) struct AbortOnDrop<T>(pub(super) tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> Future for AbortOnDrop<T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<T> {
+        Pin::new(&mut self.0).poll(cx).map(|joined| match joined {
+            Ok(value) => value,
+            // The coordinator only panics on a bug of its own; show it where the run is awaited.
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(_) => {
+                panic!("the flow run was cancelled because its tokio runtime is shutting down")
+            }
+        })
+    }
+}
+
+/// The attempts in flight: tokio tasks that send their completion back over a channel.
+///
+/// Dropping it aborts every attempt still running, so a dropped run leaves nothing behind.
+pub(super) struct Attempts {
+    pub(super) sender: mpsc::UnboundedSender<Event>,
+    pub(super) receiver: mpsc::UnboundedReceiver<Event>,
+    /// The running attempt of each task, to abort it.
+    pub(super) running: Vec<Option<AbortHandle>>,
+    pub(super) in_flight: usize,
+}
+
+impl Attempts {
+    pub(super) fn new(n_tasks: usize) -> Attempts {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let mut running = Vec::with_capacity(n_tasks);
+        running.resize_with(n_tasks, || None);
+        Attempts {
+            sender,
+            receiver,
+            running,
+            in_flight: 0,
+        }
+    }
+
+    pub(super) fn spawn(
+        &mut self,
+        task: u32,
+        attempt: impl Future<Output = Completion> + Send + 'static,
+    ) {
+        let sender = self.sender.clone();
+        // Combinators rather than an `async` block keep the spawned future small: a
+        // block would hold `attempt` twice (as captured and as awaited).
+        let handle = tokio::spawn(attempt.map(move |done| {
+            // The receiver is gone only when the run was dropped; nobody is left to tell.
+            let _ = sender.send(Event::Done(done));
+        }));
+        self.running[task as usize] = Some(handle.abort_handle());
+        self.in_flight += 1;
+    }
+
+    /// The next event of an attempt, or `None` when none is running.
+    pub(super) async fn next(&mut self) -> Option<Event> {
+        loop {
+            if self.in_flight == 0 {
+                return None;
+            }
+            // This holds a sender, so the channel stays open while attempts are in flight.
+            let event = self.receiver.recv().await?;
+            let task = match &event {
+                Event::Done(done) => done.task,
+                Event::Started { task, .. } => *task,
+            };
+            let running = &mut self.running[task as usize];
+            if running.is_none() {
+                // Sent by an attempt that was aborted after it sent this.
+                continue;
+            }
+            if let Event::Done(_) = &event {
+                self.in_flight -= 1;
+                *running = None;
+            }
+            return Some(event);
+        }
+    }
+
+    /// Makes room for the attempts of `n_slots` tasks and children.
+    pub(super) fn grow(&mut self, n_slots: usize) {
+        self.running.resize_with(n_slots, || None);
+    }
+
+    /// Aborts the running attempt of `task`, if any; its events are ignored from now on.
+    pub(super) fn abort(&mut self, task: u32) {
+        if let Some(handle) = self.running[task as usize].take() {
+            handle.abort();
+            self.in_flight -= 1;
+        }
+    }
+}
+
+impl Drop for Attempts {
+    fn drop(&mut self) {
+        if self.in_flight > 0 {
+            for handle in self.running.iter().flatten() {
+                handle.abort();
+            }
+        }
+    }
+}
+
+/// What a task needs to spawn an attempt: [`ErasedTask::start`] passes it the attempt's
+/// future, so the future's concrete type reaches the spawn without being boxed.
+///
+/// [`ErasedTask::start`]: crate::task::ErasedTask::start
+pub(crate) struct Launch<'a> {
+    pub(super) attempts: &'a mut Attempts,
+    pub(super) attempt: Attempt,
+    pub(super) timeout: Option<Duration>,
+    pub(super) start_at: Option<Instant>,
+    pub(super) permits: Permits,
+}
+
+/// The concurrency slots of an attempt: none needed, taken already, or to wait for.
+pub(super) enum Permits {
+    None,
+    Held(Vec<OwnedSemaphorePermit>),
+    Wait(Slots),
+}
+
+impl Launch<'_> {
+    /// Spawns the attempt that runs `fut`.
+    pub(crate) fn spawn<F>(self, fut: F)
+    where
+        F: Future<Output = Result<AnyValue, BoxError>> + Send + 'static,
+    {
+        let Launch {
+            attempts,
+            attempt,
+            timeout,
+            start_at,
+            permits,
+        } = self;
+        let task = attempt.task;
+        if timeout.is_none() && start_at.is_none() && matches!(permits, Permits::None) {
+            // The common case gets a smaller future, without room for timers or slots.
+            attempts.spawn(task, attempt.run(fut));
+        } else {
+            let started = attempts.sender.clone();
+            let timing = Timing {
+                timeout,
+                start_at,
+                permits,
+            };
+            attempts.spawn(task, attempt.run_timed(fut, timing, started));
+        }
+    }
+}
+
+/// What an attempt waits for before its body runs, and how long the body may take.
+pub(super) struct Timing {
+    pub(super) timeout: Option<Duration>,
+    pub(super) start_at: Option<Instant>,
+    pub(super) permits: Permits,
+}
+
+/// One attempt of a task's body, as a tokio task.
+pub(super) struct Attempt {
+    pub(super) task: u32,
+    pub(super) run_count: u32,
+    pub(super) context: TaskContext,
+    pub(super) span: TaskSpan,
+}
+
+impl Attempt {
+    /// Runs the body with its context, catching a panic.
+    pub(super) fn run<F>(self, fut: F) -> impl Future<Output = Completion> + Send + 'static
+    where
+        F: Future<Output = Result<AnyValue, BoxError>> + Send + 'static,
+    {
+        let Attempt {
+            task,
+            run_count,
+            context,
+            span,
+        } = self;
+        let body = context.scope(AssertUnwindSafe(fut).catch_unwind());
+        // Built from combinators, not an `async` block, so the future holds each part once.
+        let body = match span.0.as_deref() {
+            Some(enabled) => Either::Left(body.instrument(enabled.clone())),
+            None => Either::Right(body),
+        };
+        body.map(move |result| Completion {
+            task,
+            run_count,
+            outcome: outcome(result),
+            span,
+        })
+    }
+
+    /// Waits for the start time and the concurrency slots, then runs the body with its
+    /// timeout.
+    pub(super) async fn run_timed<F: Future<Output = Result<AnyValue, BoxError>>>(
+        self,
+        fut: F,
+        timing: Timing,
+        started: mpsc::UnboundedSender<Event>,
+    ) -> Completion {
+        let Attempt {
+            task,
+            run_count,
+            context,
+            span,
+        } = self;
+        let Timing {
+            timeout,
+            start_at,
+            permits,
+        } = timing;
+        let run = async {
+            let mut waited = false;
+            if let Some(start_at) = start_at {
+                tokio::time::sleep_until(start_at).await;
+                waited = true;
+            }
+            let _slots = match permits {
+                Permits::None => Vec::new(),
+                Permits::Held(permits) => permits,
+                Permits::Wait(slots) => {
+                    waited = true;
+                    slots.acquire().await
+                }
+            };
+            if waited {
+                let span = span.clone();
+                let _ = started.send(Event::Started {
+                    task,
+                    run_count,
+                    span,
+                });
+            }
+            let body = context.scope(AssertUnwindSafe(fut).catch_unwind());
+            match timeout {
+                None => outcome(body.await),
+                Some(limit) => match tokio::time::timeout(limit, body).await {
+                    Ok(result) => outcome(result),
+                    Err(_) => Outcome::TimedOut(limit),
+                },
+            }
+        };
+        let outcome = span.in_span(pin!(run)).await;
+        Completion {
+            task,
+            run_count,
+            outcome,
+            span,
+        }
+    }
+}
+
+pub(super) fn outcome(result: Result<Result<AnyValue, BoxError>, Box<dyn Any + Send>>) -> Outcome {
+    match result {
+        Ok(Ok(value)) => Outcome::Value(value),
+        Ok(Err(error)) => Outcome::Error(error),
+        Err(panic) => Outcome::Panic(panic_message(&*panic)),
+    }
+}
+
+/// A task run's tracing span, boxed when enabled and absent when no subscriber wants it,
+/// so that an attempt's future stays small.
+#[derive(Clone)]
+pub(super) struct TaskSpan(pub(super) Option<Box<Span>>);
+
+pub(super) static NO_SPAN: Span = Span::none();
+
+impl TaskSpan {
+    pub(super) fn new(span: Span) -> TaskSpan {
+        TaskSpan((!span.is_none()).then(|| Box::new(span)))
+    }
+
+    pub(super) fn get(&self) -> &Span {
+        self.0.as_deref().unwrap_or(&NO_SPAN)
+    }
+
+    /// Polls `fut` inside the span, without moving the span into it.
+    pub(super) async fn in_span<F: Future>(&self, mut fut: Pin<&mut F>) -> F::Output {
+        std::future::poll_fn(|cx| {
+            let _entered = self.get().enter();
+            fut.as_mut().poll(cx)
+        })
+        .await
+    }
+}
