@@ -1,6 +1,7 @@
 //! Mapping: a task run once per item of a collection, each run a child task with its own state.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::task::{Arg, Args, Handle, IntoArg, Source, read_value};
@@ -182,6 +183,16 @@ impl MapInfo {
 pub(crate) struct ChildName<'a> {
     pub(crate) task: &'a str,
     pub(crate) index: Option<u32>,
+}
+
+impl<'a> ChildName<'a> {
+    /// The name as text: borrowed for a task, formatted for a child.
+    pub(crate) fn to_cow(self) -> Cow<'a, str> {
+        match self.index {
+            None => Cow::Borrowed(self.task),
+            Some(_) => Cow::Owned(self.to_string()),
+        }
+    }
 }
 
 impl fmt::Display for ChildName<'_> {

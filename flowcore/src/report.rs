@@ -87,8 +87,6 @@ pub struct RunReport {
     pub(crate) timeout: Option<Duration>,
     pub(crate) deadline: Option<Instant>,
     pub(crate) cancel: Option<CancellationToken>,
-    /// How many tasks ended `Warning` (failed, as allowed).
-    pub(crate) n_warnings: usize,
     pub(crate) flow_state: State,
     /// Every state change of the run, in order: the task and the state it entered.
     pub(crate) log: Vec<(u32, StateKind)>,
@@ -158,7 +156,6 @@ impl RunReport {
             timeout: flow.timeout,
             deadline: None,
             cancel: None,
-            n_warnings: 0,
             flow_state: State::pending(),
             log,
             run_slots: None,
@@ -190,7 +187,6 @@ impl RunReport {
             timeout: None,
             deadline: None,
             cancel: None,
-            n_warnings: 0,
             flow_state: State::pending(),
             log: Vec::new(),
             run_slots: None,
@@ -432,14 +428,9 @@ impl RunReport {
     /// Every state change of the run in the order they happened, as task names and
     /// states; a mapped task's children are named `task[i]`.
     pub fn transition_log(&self) -> impl ExactSizeIterator<Item = (Cow<'_, str>, StateKind)> + '_ {
-        self.log.iter().map(|&(slot, kind)| {
-            let name = self.name_of(slot);
-            let name = match name.index {
-                None => Cow::Borrowed(name.task),
-                Some(_) => Cow::Owned(name.to_string()),
-            };
-            (name, kind)
-        })
+        self.log
+            .iter()
+            .map(|&(slot, kind)| (self.name_of(slot).to_cow(), kind))
     }
 
     /// Approves the paused task `name` (`task[i]` for a mapped task's child), so that

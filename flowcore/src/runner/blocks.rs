@@ -93,7 +93,6 @@ impl RunReport {
                 .filter(|(_, state)| state.is_failed())
                 .map(|(node, state)| (&*node.name, node.block, state.kind()));
             let warnings: Vec<String> = (0..states.len() as u32)
-                .take(if self.n_warnings > 0 { states.len() } else { 0 })
                 .filter(|&slot| states[slot as usize].kind() == StateKind::Warning)
                 .map(|slot| self.name_of(slot).to_string())
                 .collect();

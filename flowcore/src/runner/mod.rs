@@ -246,16 +246,12 @@ impl RunReport {
     /// The name a retry's jitter is derived from: a child's includes its index, so that
     /// the children of a mapped task do not retry in lockstep.
     fn jitter_name(&self, slot: u32) -> std::borrow::Cow<'_, str> {
-        let name = self.name_of(slot);
-        match name.index {
-            None => std::borrow::Cow::Borrowed(name.task),
-            Some(_) => std::borrow::Cow::Owned(name.to_string()),
-        }
+        self.name_of(slot).to_cow()
     }
 
     /// The concurrency slots an attempt of `task` (or of one of its children) needs:
     /// the run's, the mapped task's for a child, then its tags'; `None` without limits.
-    fn slots(&mut self, task: u32, child: bool) -> Option<Slots> {
+    fn slots(&self, task: u32, child: bool) -> Option<Slots> {
         let limits = self.flow.nodes[task as usize].options.limits.as_deref();
         if self.run_slots.is_none() && limits.is_none() {
             return None;
@@ -580,7 +576,6 @@ impl RunReport {
         let block = node.block;
         if state.is_failed() && node.options.allow_failure {
             state = allowed_failure(state);
-            self.n_warnings += 1;
         }
         self.set_state(task, state, span);
         self.results[idx] = value;
