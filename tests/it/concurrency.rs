@@ -79,3 +79,52 @@ async fn a_wide_flow_completes_on_a_multi_thread_runtime() {
     assert_eq!(report.result(sum), Some(&(999 * 1000 / 2)));
     assert_eq!(report.flow_state().kind(), StateKind::Success);
 }
+
+#[tokio::test(start_paused = true)]
+async fn every_task_of_a_wide_fan_out_runs_at_the_same_time() {
+    // Wider than the number of tasks the runner decides at once: deciding in windows must
+    // not limit how many tasks run concurrently.
+    let mut flow = Flow::new("wide-sleepers");
+    let sleepers: Vec<_> = (0..5000)
+        .map(|_| flow.add(wait(Duration::from_secs(1))))
+        .collect();
+    let started = Instant::now();
+    let report = run(&flow).await;
+    assert_eq!(started.elapsed(), Duration::from_secs(1));
+    for sleeper in sleepers {
+        assert_eq!(report.state(sleeper).kind(), StateKind::Success);
+    }
+}
+
+#[tokio::test]
+async fn a_cancellation_stops_a_wide_fan_out_before_all_of_it_has_started() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use flowcore::CancellationToken;
+
+    #[task]
+    async fn count(ran: Arc<AtomicUsize>, token: CancellationToken) {
+        ran.fetch_add(1, Ordering::Relaxed);
+        token.cancel();
+    }
+    let ran = Arc::new(AtomicUsize::new(0));
+    let token = CancellationToken::new();
+    let mut flow = Flow::new("wide-cancelled");
+    let tasks: Vec<_> = (0..5000)
+        .map(|_| flow.add(count(ran.clone(), token.clone())))
+        .collect();
+    let report = flow.runner().cancel_on(token).run().await.unwrap();
+    let ran = ran.load(Ordering::Relaxed);
+    // The runner notices the cancellation while it is still starting tasks: most of
+    // them never start.
+    assert!(
+        ran <= 2500,
+        "{ran} of 5000 tasks started after the first cancelled the run"
+    );
+    let cancelled = tasks
+        .iter()
+        .filter(|&&task| report.state(task).kind() == StateKind::Cancelled)
+        .count();
+    assert_eq!(cancelled, 5000 - ran);
+    assert_eq!(report.flow_state().kind(), StateKind::Cancelled);
+}

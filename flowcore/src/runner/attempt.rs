@@ -118,21 +118,36 @@ impl Attempts {
             }
             // This holds a sender, so the channel stays open while attempts are in flight.
             let event = self.receiver.recv().await?;
-            let task = match &event {
-                Event::Done(done) => done.task,
-                Event::Started { task, .. } => *task,
-            };
-            let running = &mut self.running[task as usize];
-            if running.is_none() {
-                // Sent by an attempt that was aborted after it sent this.
-                continue;
+            if let Some(event) = self.accept(event) {
+                return Some(event);
             }
-            if let Event::Done(_) = &event {
-                self.in_flight -= 1;
-                *running = None;
-            }
-            return Some(event);
         }
+    }
+
+    /// The event, unless it was sent by an attempt that was aborted after it sent it.
+    fn accept(&mut self, event: Event) -> Option<Event> {
+        let task = match &event {
+            Event::Done(done) => done.task,
+            Event::Started { task, .. } => *task,
+        };
+        let running = &mut self.running[task as usize];
+        running.as_ref()?;
+        if let Event::Done(_) = &event {
+            self.in_flight -= 1;
+            *running = None;
+        }
+        Some(event)
+    }
+
+    /// The next event already sent, without waiting.
+    pub(super) fn try_next(&mut self) -> Option<Event> {
+        while self.in_flight > 0 {
+            let event = self.receiver.try_recv().ok()?;
+            if let Some(event) = self.accept(event) {
+                return Some(event);
+            }
+        }
+        None
     }
 
     /// Makes room for the attempts of `n_slots` tasks and children.

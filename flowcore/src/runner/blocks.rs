@@ -59,6 +59,24 @@ pub(super) async fn next_or_interrupt(
     }
 }
 
+/// The interruption that is due now, without waiting: the time limit has passed or the
+/// run was cancelled.
+pub(super) fn interrupted_now(
+    timer: &Option<Pin<Box<Sleep>>>,
+    cancel: Option<&CancellationToken>,
+) -> Option<Interrupt> {
+    if timer
+        .as_ref()
+        .is_some_and(|timer| timer.deadline() <= tokio::time::Instant::now())
+    {
+        Some(Interrupt::TimedOut)
+    } else if cancel.is_some_and(CancellationToken::is_cancelled) {
+        Some(Interrupt::Cancelled)
+    } else {
+        None
+    }
+}
+
 impl RunReport {
     /// The main tasks' outcome: how the run was interrupted, or the reference tasks' verdict.
     pub(super) fn main_outcome(&self) -> State {

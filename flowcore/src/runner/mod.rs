@@ -37,7 +37,11 @@ pub(crate) use self::attempt::Launch;
 use self::attempt::{
     AbortOnDrop, Attempt, Attempts, Completion, Event, Outcome, Permits, TaskSpan,
 };
-use self::blocks::{allowed_failure, next_or_interrupt};
+use self::blocks::{allowed_failure, interrupted_now, next_or_interrupt};
+
+/// How many ready tasks the coordinator decides before it lets the attempts it started
+/// run and takes their events.
+const DECISION_WINDOW: usize = 1024;
 
 const SUCCEEDED: State = State::fixed(StateKind::Success, "Task run succeeded.");
 const STARTING: State = State::fixed(StateKind::Running, "Starting task run.");
@@ -96,14 +100,43 @@ impl RunReport {
         let mut timer = self
             .deadline
             .map(|deadline| Box::pin(tokio::time::sleep_until(deadline)));
+        // Set after a full window of decisions: take the events already sent before
+        // deciding more.
+        let mut draining = false;
         loop {
-            while let Some(task) = self.ready.pop() {
-                self.decide(task, &mut attempts);
+            if !draining {
+                let mut decided = 0;
+                while decided < DECISION_WINDOW
+                    && let Some(task) = self.ready.pop()
+                {
+                    self.decide(task, &mut attempts);
+                    decided += 1;
+                }
+                if !self.ready.is_empty() {
+                    // Let the attempts just started run before starting more, so that a
+                    // wide fan-out does not hold every attempt in memory at once.
+                    tokio::task::yield_now().await;
+                    draining = true;
+                }
             }
             let interruptible = self.interrupted.is_none()
                 && self.phase != Block::Finally
                 && (timer.is_some() || self.cancel.is_some());
-            let event = if interruptible {
+            let event = if draining {
+                match attempts.try_next() {
+                    Some(event) => Some(event),
+                    None => {
+                        draining = false;
+                        if interruptible
+                            && let Some(interrupt) = interrupted_now(&timer, self.cancel.as_ref())
+                        {
+                            timer = None;
+                            self.interrupt(interrupt, &mut attempts);
+                        }
+                        continue;
+                    }
+                }
+            } else if interruptible {
                 let cancel = self.cancel.clone();
                 match next_or_interrupt(&mut attempts, &mut timer, cancel.as_ref()).await {
                     Either::Left(event) => event,
