@@ -5,10 +5,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use tokio::task::futures::TaskLocalFuture;
 use tokio::time::Instant;
 
 use crate::cache::Cache;
 use crate::flow::FlowData;
+use crate::runner::AttemptsShared;
 use crate::signal::Signal;
 
 static NEXT_RUN_ID: AtomicU64 = AtomicU64::new(1);
@@ -136,14 +138,30 @@ tokio::task_local! {
 /// assert_eq!(report.result(whoami), Some(&expected));
 /// # }
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct TaskContext {
-    pub(crate) task_name: Arc<str>,
+    /// The task's index in its flow: its name is read from the flow, so that starting an
+    /// attempt does not touch the name.
+    pub(crate) task: u32,
     pub(crate) attempt: u32,
     pub(crate) resumed: bool,
     pub(crate) map_index: Option<u32>,
     pub(crate) started_at: Instant,
-    pub(crate) run: Arc<RunInfo>,
+    /// The run, and where the attempt reports how it ended: one `Arc` for both.
+    pub(crate) shared: Arc<AttemptsShared>,
+}
+
+impl fmt::Debug for TaskContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskContext")
+            .field("task_name", &self.task_name())
+            .field("attempt", &self.attempt)
+            .field("resumed", &self.resumed)
+            .field("map_index", &self.map_index)
+            .field("started_at", &self.started_at)
+            .field("run", &*self.shared.run)
+            .finish()
+    }
 }
 
 impl TaskContext {
@@ -155,7 +173,7 @@ impl TaskContext {
 
     /// The task's name in its flow.
     pub fn task_name(&self) -> &str {
-        &self.task_name
+        &self.shared.run.flow.nodes[self.task as usize].name
     }
 
     /// The attempt running now: 1 for the first, 2 for the first retry, ...
@@ -209,7 +227,7 @@ impl TaskContext {
     ///
     /// See [`TaskContext`]'s second example.
     pub fn flow_name(&self) -> &str {
-        &self.run.flow.name
+        &self.shared.run.flow.name
     }
 
     /// The flow's namespace, if it was given one with
@@ -219,7 +237,7 @@ impl TaskContext {
     ///
     /// See [`TaskContext`]'s second example.
     pub fn namespace(&self) -> Option<&str> {
-        self.run.flow.namespace.as_deref()
+        self.shared.run.flow.namespace.as_deref()
     }
 
     /// The run's id, the same as [`RunReport::run_id`](crate::RunReport::run_id).
@@ -228,7 +246,7 @@ impl TaskContext {
     ///
     /// See [`TaskContext`]'s second example.
     pub fn run_id(&self) -> RunId {
-        self.run.id
+        self.shared.run.id
     }
 
     /// The flow's labels, in the order their keys were first added (see
@@ -256,7 +274,8 @@ impl TaskContext {
     /// # }
     /// ```
     pub fn labels(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
-        self.run
+        self.shared
+            .run
             .flow
             .labels
             .iter()
@@ -269,7 +288,7 @@ impl TaskContext {
     ///
     /// See [`TaskContext`]'s second example.
     pub fn label(&self, key: &str) -> Option<&str> {
-        self.run.flow.label(key)
+        self.shared.run.flow.label(key)
     }
 
     /// The index of the item this run works on, when the task is mapped
@@ -297,14 +316,16 @@ impl TaskContext {
         self.map_index
     }
 
-    pub(crate) async fn scope<F: Future>(self, fut: F) -> F::Output {
-        CONTEXT.scope(self, fut).await
+    /// Runs `fut` with this context as the current one; the context can be taken back
+    /// from the returned future once it is done.
+    pub(crate) fn scope<F: Future>(self, fut: F) -> TaskLocalFuture<TaskContext, F> {
+        CONTEXT.scope(self, fut)
     }
 }
 
 /// Calls `f` with the run of the attempt in progress, or returns `None` outside a run.
 pub(crate) fn with_run<R>(f: impl FnOnce(&RunInfo) -> R) -> Option<R> {
-    CONTEXT.try_with(|ctx| f(&ctx.run)).ok()
+    CONTEXT.try_with(|ctx| f(&ctx.shared.run)).ok()
 }
 
 /// Pauses the running task until it is approved, unless this attempt is the approved one.

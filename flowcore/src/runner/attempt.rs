@@ -4,16 +4,17 @@
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
-use futures::future::Either;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::task::AbortHandle;
+use tokio::task::futures::TaskLocalFuture;
 use tokio::time::Instant;
 use tracing::{Instrument, Span};
 
-use crate::context::TaskContext;
+use crate::context::{RunInfo, TaskContext};
 use crate::error::BoxError;
 use crate::limits::Slots;
 use crate::task::{AnyValue, panic_message};
@@ -70,11 +71,26 @@ impl<T> Future for AbortOnDrop<T> {
     }
 }
 
+/// What every attempt of one drive of a run holds, through its [`TaskContext`]: the run,
+/// and the channel its events go to. One `Arc` for both, so that starting an attempt
+/// touches one shared reference count (a cloned sender would touch two more).
+pub(crate) struct AttemptsShared {
+    pub(crate) run: Arc<RunInfo>,
+    events: mpsc::UnboundedSender<Event>,
+}
+
+impl AttemptsShared {
+    fn send(&self, event: Event) {
+        // The receiver is gone only when the run was dropped; nobody is left to tell.
+        let _ = self.events.send(event);
+    }
+}
+
 /// The attempts in flight: tokio tasks that send their completion back over a channel.
 ///
 /// Dropping it aborts every attempt still running, so a dropped run leaves nothing behind.
 pub(super) struct Attempts {
-    pub(super) sender: mpsc::UnboundedSender<Event>,
+    pub(super) shared: Arc<AttemptsShared>,
     pub(super) receiver: mpsc::UnboundedReceiver<Event>,
     /// The running attempt of each task, to abort it.
     pub(super) running: Vec<Option<AbortHandle>>,
@@ -82,30 +98,21 @@ pub(super) struct Attempts {
 }
 
 impl Attempts {
-    pub(super) fn new(n_tasks: usize) -> Attempts {
-        let (sender, receiver) = mpsc::unbounded_channel();
+    pub(super) fn new(n_tasks: usize, run: Arc<RunInfo>) -> Attempts {
+        let (events, receiver) = mpsc::unbounded_channel();
         let mut running = Vec::with_capacity(n_tasks);
         running.resize_with(n_tasks, || None);
         Attempts {
-            sender,
+            shared: Arc::new(AttemptsShared { run, events }),
             receiver,
             running,
             in_flight: 0,
         }
     }
 
-    pub(super) fn spawn(
-        &mut self,
-        task: u32,
-        attempt: impl Future<Output = Completion> + Send + 'static,
-    ) {
-        let sender = self.sender.clone();
-        // Combinators rather than an `async` block keep the spawned future small: a
-        // block would hold `attempt` twice (as captured and as awaited).
-        let handle = tokio::spawn(attempt.map(move |done| {
-            // The receiver is gone only when the run was dropped; nobody is left to tell.
-            let _ = sender.send(Event::Done(done));
-        }));
+    /// Spawns an attempt, which sends its completion itself.
+    pub(super) fn spawn(&mut self, task: u32, attempt: impl Future<Output = ()> + Send + 'static) {
+        let handle = tokio::spawn(attempt);
         self.running[task as usize] = Some(handle.abort_handle());
         self.in_flight += 1;
     }
@@ -211,13 +218,12 @@ impl Launch<'_> {
             // The common case gets a smaller future, without room for timers or slots.
             attempts.spawn(task, attempt.run(fut));
         } else {
-            let started = attempts.sender.clone();
             let timing = Timing {
                 timeout,
                 start_at,
                 permits,
             };
-            attempts.spawn(task, attempt.run_timed(fut, timing, started));
+            attempts.spawn(task, attempt.run_timed(fut, timing));
         }
     }
 }
@@ -238,8 +244,8 @@ pub(super) struct Attempt {
 }
 
 impl Attempt {
-    /// Runs the body with its context, catching a panic.
-    pub(super) fn run<F>(self, fut: F) -> impl Future<Output = Completion> + Send + 'static
+    /// Runs the body with its context, catching a panic, and sends how it ended.
+    pub(super) async fn run<F>(self, fut: F)
     where
         F: Future<Output = Result<AnyValue, BoxError>> + Send + 'static,
     {
@@ -249,28 +255,27 @@ impl Attempt {
             context,
             span,
         } = self;
-        let body = context.scope(AssertUnwindSafe(fut).catch_unwind());
-        // Built from combinators, not an `async` block, so the future holds each part once.
-        let body = match span.0.as_deref() {
-            Some(enabled) => Either::Left(body.instrument(enabled.clone())),
-            None => Either::Right(body),
+        let mut body = pin!(context.scope(AssertUnwindSafe(fut).catch_unwind()));
+        let result = match span.0.as_deref() {
+            Some(enabled) => body.as_mut().instrument(enabled.clone()).await,
+            None => body.as_mut().await,
         };
-        body.map(move |result| Completion {
+        let done = Completion {
             task,
             run_count,
             outcome: outcome(result),
             span,
-        })
+        };
+        send_done(body, done);
     }
 
     /// Waits for the start time and the concurrency slots, then runs the body with its
-    /// timeout.
+    /// timeout, and sends how it ended.
     pub(super) async fn run_timed<F: Future<Output = Result<AnyValue, BoxError>>>(
         self,
         fut: F,
         timing: Timing,
-        started: mpsc::UnboundedSender<Event>,
-    ) -> Completion {
+    ) {
         let Attempt {
             task,
             run_count,
@@ -282,13 +287,14 @@ impl Attempt {
             start_at,
             permits,
         } = timing;
-        let run = async {
+        let shared = &context.shared;
+        let wait = async {
             let mut waited = false;
             if let Some(start_at) = start_at {
                 tokio::time::sleep_until(start_at).await;
                 waited = true;
             }
-            let _slots = match permits {
+            let slots = match permits {
                 Permits::None => Vec::new(),
                 Permits::Held(permits) => permits,
                 Permits::Wait(slots) => {
@@ -298,28 +304,44 @@ impl Attempt {
             };
             if waited {
                 let span = span.clone();
-                let _ = started.send(Event::Started {
+                shared.send(Event::Started {
                     task,
                     run_count,
                     span,
                 });
             }
-            let body = context.scope(AssertUnwindSafe(fut).catch_unwind());
+            slots
+        };
+        let slots = span.in_span(pin!(wait)).await;
+        let mut body = pin!(context.scope(AssertUnwindSafe(fut).catch_unwind()));
+        let run = async {
             match timeout {
-                None => outcome(body.await),
-                Some(limit) => match tokio::time::timeout(limit, body).await {
+                None => outcome(body.as_mut().await),
+                Some(limit) => match tokio::time::timeout(limit, body.as_mut()).await {
                     Ok(result) => outcome(result),
                     Err(_) => Outcome::TimedOut(limit),
                 },
             }
         };
         let outcome = span.in_span(pin!(run)).await;
-        Completion {
+        // The slots are free before the coordinator hears of the end.
+        drop(slots);
+        let done = Completion {
             task,
             run_count,
             outcome,
             span,
-        }
+        };
+        send_done(body, done);
+    }
+}
+
+/// Sends an attempt's completion through the context its body ran with.
+fn send_done<F: Future>(body: Pin<&mut TaskLocalFuture<TaskContext, F>>, done: Completion) {
+    // The context was given to the body's future when it was made, and is taken back
+    // once, here.
+    if let Some(context) = body.take_value() {
+        context.shared.send(Event::Done(done));
     }
 }
 

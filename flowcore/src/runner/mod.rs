@@ -33,10 +33,10 @@ use crate::state::{State, StateKind};
 use crate::task::{AnyValue, NOT_MAPPED, Values, panic_message};
 use crate::trigger::{Trigger, Verdict};
 
-pub(crate) use self::attempt::Launch;
 use self::attempt::{
     AbortOnDrop, Attempt, Attempts, Completion, Event, Outcome, Permits, TaskSpan,
 };
+pub(crate) use self::attempt::{AttemptsShared, Launch};
 use self::blocks::{allowed_failure, interrupted_now, next_or_interrupt};
 
 /// How many ready tasks the coordinator decides before it lets the attempts it started
@@ -83,7 +83,7 @@ impl RunReport {
     async fn drive_in_span(&mut self) {
         self.set_flow_state(State::fixed(StateKind::Running, "Running flow."));
         tracing::info!(state = "Running", "flow state changed");
-        let mut attempts = Attempts::new(self.states.len());
+        let mut attempts = Attempts::new(self.states.len(), self.run.clone());
         if self.phase == Block::Main && self.block_unfinished[Block::Main as usize] == 0 {
             self.advance();
         }
@@ -319,12 +319,12 @@ impl RunReport {
         let resumed = self.flags[idx] & RESUMED != 0;
         self.flags[idx] &= !RESUMED;
         let context = TaskContext {
-            task_name: node.name.clone(),
+            task: node_index,
             attempt: run_count,
             resumed,
             map_index,
             started_at: start_at.unwrap_or_else(Instant::now),
-            run: self.run.clone(),
+            shared: attempts.shared.clone(),
         };
         let timeout = node.options.timeout;
         let permits = match self.slots(node_index, map_index.is_some()) {
