@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
-use tokio::task::AbortHandle;
+use tokio::task::JoinHandle;
 use tokio::task::futures::TaskLocalFuture;
 use tokio::time::Instant;
 use tracing::{Instrument, Span};
@@ -92,8 +92,9 @@ impl AttemptsShared {
 pub(super) struct Attempts {
     pub(super) shared: Arc<AttemptsShared>,
     pub(super) receiver: mpsc::UnboundedReceiver<Event>,
-    /// The running attempt of each task, to abort it.
-    pub(super) running: Vec<Option<AbortHandle>>,
+    /// The running attempt of each task, to abort it. Its `JoinHandle` is kept, not an
+    /// `AbortHandle`, which would cost one more reference count per attempt.
+    pub(super) running: Vec<Option<JoinHandle<()>>>,
     pub(super) in_flight: usize,
 }
 
@@ -113,7 +114,7 @@ impl Attempts {
     /// Spawns an attempt, which sends its completion itself.
     pub(super) fn spawn(&mut self, task: u32, attempt: impl Future<Output = ()> + Send + 'static) {
         let handle = tokio::spawn(attempt);
-        self.running[task as usize] = Some(handle.abort_handle());
+        self.running[task as usize] = Some(handle);
         self.in_flight += 1;
     }
 
