@@ -572,8 +572,9 @@ impl Flow {
     }
 
     /// Limits how many task attempts (a mapped task's children included) of a run execute
-    /// at once; the others wait `Queued` and start, in the order they became ready, as
-    /// slots free up. A limit of 0 counts as 1. Waiting for a slot does not count against
+    /// at once; the others wait `Queued` and start, in the order they became ready (tasks
+    /// that became ready together, in the order they were added), as slots free up. A
+    /// limit of 0 counts as 1. Waiting for a slot does not count against
     /// a task's [`TaskCall::timeout`].
     ///
     /// # Examples

@@ -128,3 +128,26 @@ async fn a_cancellation_stops_a_wide_fan_out_before_all_of_it_has_started() {
     assert_eq!(cancelled, 5000 - ran);
     assert_eq!(report.flow_state().kind(), StateKind::Cancelled);
 }
+
+#[tokio::test]
+async fn tasks_made_ready_together_start_in_the_order_they_were_added() {
+    #[task]
+    async fn source() -> u32 {
+        0
+    }
+    #[task]
+    async fn record(_upstream: u32, name: &'static str, log: Arc<Mutex<Vec<&'static str>>>) {
+        log.lock().unwrap().push(name);
+    }
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let mut flow = Flow::new("ordered");
+    // One slot: the tasks run one at a time, in the order they were started.
+    flow.set_max_concurrency(1);
+    let first = flow.add(source());
+    for name in ["a", "b", "c", "d"] {
+        flow.add(record(first, name, log.clone()));
+    }
+    let report = run(&flow).await;
+    assert_eq!(report.flow_state().kind(), StateKind::Success);
+    assert_eq!(*log.lock().unwrap(), ["a", "b", "c", "d"]);
+}

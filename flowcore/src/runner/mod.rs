@@ -100,11 +100,21 @@ impl RunReport {
         let mut timer = self
             .deadline
             .map(|deadline| Box::pin(tokio::time::sleep_until(deadline)));
-        // Set after a full window of decisions: take the events already sent before
-        // deciding more.
+        // Set after a full window of decisions, and after an event that was waited for:
+        // take the events already sent before deciding more.
         let mut draining = false;
+        // The ready tasks below this were ordered already; the ones above came since.
+        let mut ordered = 0;
         loop {
             if !draining {
+                // Decide the tasks that became ready together in the order they were
+                // added (a stack, so the lowest on top): it visits their state in memory
+                // order, and starts a mapped task's children in item order.
+                let from = ordered.min(self.ready.len());
+                let fresh = &mut self.ready[from..];
+                if fresh.len() > 1 {
+                    fresh.sort_unstable_by(|a, b| b.cmp(a));
+                }
                 let mut decided = 0;
                 while decided < DECISION_WINDOW
                     && let Some(task) = self.ready.pop()
@@ -112,6 +122,7 @@ impl RunReport {
                     self.decide(task, &mut attempts);
                     decided += 1;
                 }
+                ordered = self.ready.len();
                 if !self.ready.is_empty() {
                     // Let the attempts just started run before starting more, so that a
                     // wide fan-out does not hold every attempt in memory at once.
@@ -149,6 +160,8 @@ impl RunReport {
             } else {
                 attempts.next().await
             };
+            // After an event, the others already sent are taken before any decision.
+            draining = true;
             match event {
                 Some(Event::Done(done)) => self.complete(done, &mut attempts),
                 Some(Event::Started {
