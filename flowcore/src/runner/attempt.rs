@@ -5,14 +5,16 @@ use std::any::Any;
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::task::{Poll, ready};
 use std::time::Duration;
 
 use futures::FutureExt;
+use futures::future::CatchUnwind;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::task::JoinHandle;
 use tokio::task::futures::TaskLocalFuture;
 use tokio::time::Instant;
-use tracing::{Instrument, Span};
+use tracing::Span;
 
 use crate::context::{RunInfo, TaskContext};
 use crate::error::BoxError;
@@ -246,7 +248,7 @@ pub(super) struct Attempt {
 
 impl Attempt {
     /// Runs the body with its context, catching a panic, and sends how it ended.
-    pub(super) async fn run<F>(self, fut: F)
+    pub(super) fn run<F>(self, fut: F) -> AttemptFuture<F>
     where
         F: Future<Output = Result<AnyValue, BoxError>> + Send + 'static,
     {
@@ -256,18 +258,12 @@ impl Attempt {
             context,
             span,
         } = self;
-        let mut body = pin!(context.scope(AssertUnwindSafe(fut).catch_unwind()));
-        let result = match span.0.as_deref() {
-            Some(enabled) => body.as_mut().instrument(enabled.clone()).await,
-            None => body.as_mut().await,
-        };
-        let done = Completion {
+        AttemptFuture {
+            body: context.scope(AssertUnwindSafe(fut).catch_unwind()),
             task,
             run_count,
-            outcome: outcome(result),
-            span,
-        };
-        send_done(body, done);
+            span: Some(span),
+        }
     }
 
     /// Waits for the start time and the concurrency slots, then runs the body with its
@@ -334,6 +330,53 @@ impl Attempt {
             span,
         };
         send_done(body, done);
+    }
+}
+
+/// The body of a caught panic.
+type Panic = Box<dyn Any + Send>;
+
+pin_project_lite::pin_project! {
+    /// An attempt without timers or slots: its body, polled in its span, then its
+    /// completion sent. A hand-written future rather than an `async` block, which would
+    /// hold the body twice (as captured and as pinned) and make every spawn copy more.
+    pub(super) struct AttemptFuture<F> {
+        #[pin]
+        body: TaskLocalFuture<TaskContext, CatchUnwind<AssertUnwindSafe<F>>>,
+        task: u32,
+        run_count: u32,
+        // Taken when the attempt ends.
+        span: Option<TaskSpan>,
+    }
+}
+
+impl<F> Future for AttemptFuture<F>
+where
+    F: Future<Output = Result<AnyValue, BoxError>>,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        let Some(span) = this.span.as_ref() else {
+            // Polled again after it ended: nothing left to do.
+            return Poll::Ready(());
+        };
+        let result: Result<Result<AnyValue, BoxError>, Panic> = match span.0.as_deref() {
+            Some(enabled) => {
+                let _entered = enabled.enter();
+                ready!(this.body.as_mut().poll(cx))
+            }
+            None => ready!(this.body.as_mut().poll(cx)),
+        };
+        let done = Completion {
+            task: *this.task,
+            run_count: *this.run_count,
+            outcome: outcome(result),
+            span: this.span.take().unwrap_or(TaskSpan(None)),
+        };
+        send_done(this.body, done);
+        Poll::Ready(())
     }
 }
 
