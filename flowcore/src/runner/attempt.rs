@@ -151,6 +151,9 @@ impl Attempts {
 
     /// The next event already sent, without waiting.
     pub(super) fn try_next(&mut self) -> Option<Event> {
+        // `try_recv` parks the thread for the moment another thread is halfway through a
+        // send. One unconstrained poll with a waker that does nothing avoids that, and
+        // measured 5-15 % slower on the multi-thread benchmarks: the drains end earlier.
         while self.in_flight > 0 {
             let event = self.receiver.try_recv().ok()?;
             if let Some(event) = self.accept(event) {
@@ -384,7 +387,9 @@ where
 fn send_done<F: Future>(body: Pin<&mut TaskLocalFuture<TaskContext, F>>, done: Completion) {
     // The context was given to the body's future when it was made, and is taken back
     // once, here.
-    if let Some(context) = body.take_value() {
+    let context = body.take_value();
+    debug_assert!(context.is_some(), "an attempt's context is taken twice");
+    if let Some(context) = context {
         context.shared.send(Event::Done(done));
     }
 }
