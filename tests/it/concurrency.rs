@@ -151,3 +151,35 @@ async fn tasks_made_ready_together_start_in_the_order_they_were_added() {
     assert_eq!(report.flow_state().kind(), StateKind::Success);
     assert_eq!(*log.lock().unwrap(), ["a", "b", "c", "d"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_time_limit_stops_a_wide_fan_out_before_all_of_it_has_started() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[task]
+    async fn slow(ran: Arc<AtomicUsize>) {
+        ran.fetch_add(1, Ordering::Relaxed);
+        // Each task takes a second of the (paused) clock without yielding to the timer.
+        tokio::time::advance(Duration::from_secs(1)).await;
+    }
+    let ran = Arc::new(AtomicUsize::new(0));
+    let mut flow = Flow::new("wide-timed-out");
+    flow.set_timeout(Duration::from_secs(5));
+    let tasks: Vec<_> = (0..5000).map(|_| flow.add(slow(ran.clone()))).collect();
+    let report = run(&flow).await;
+    let ran = ran.load(Ordering::Relaxed);
+    // The runner notices the time limit while it is still starting tasks.
+    assert!(
+        ran <= 2500,
+        "{ran} of 5000 tasks started after the time limit passed"
+    );
+    let cancelled = tasks
+        .iter()
+        .filter(|&&task| report.state(task).kind() == StateKind::Cancelled)
+        .count();
+    assert!(
+        cancelled >= 5000 - ran,
+        "only {cancelled} tasks were cancelled"
+    );
+    assert_eq!(report.flow_state().kind(), StateKind::TimedOut);
+}
