@@ -183,3 +183,112 @@ async fn a_time_limit_stops_a_wide_fan_out_before_all_of_it_has_started() {
     );
     assert_eq!(report.flow_state().kind(), StateKind::TimedOut);
 }
+
+#[tokio::test]
+async fn tasks_made_ready_by_events_that_arrive_together_start_in_the_order_they_were_added() {
+    #[task]
+    async fn source() -> u32 {
+        0
+    }
+    #[task]
+    async fn record(_upstream: u32, name: &'static str, log: Arc<Mutex<Vec<&'static str>>>) {
+        log.lock().unwrap().push(name);
+    }
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let mut flow = Flow::new("ordered-events");
+    let first = flow.add(source());
+    let second = flow.add(source());
+    // Added first, but its upstream task ends second: both upstream tasks have ended by
+    // the time the runner looks, so both downstream tasks start in the order added.
+    flow.add(record(second, "after-second", log.clone()));
+    flow.add(record(first, "after-first", log.clone()));
+    let report = run(&flow).await;
+    assert_eq!(report.flow_state().kind(), StateKind::Success);
+    assert_eq!(*log.lock().unwrap(), ["after-second", "after-first"]);
+}
+
+#[tokio::test]
+async fn a_task_that_becomes_ready_later_starts_after_those_already_waiting() {
+    #[task]
+    async fn source() -> u32 {
+        0
+    }
+    #[task]
+    async fn record(name: String, log: Arc<Mutex<Vec<String>>>) {
+        log.lock().unwrap().push(name);
+    }
+    #[task]
+    async fn record_after(_upstream: u32, log: Arc<Mutex<Vec<String>>>) {
+        log.lock().unwrap().push("late".to_string());
+    }
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let mut flow = Flow::new("ordered-windows");
+    flow.set_max_concurrency(1);
+    let first = flow.add(source());
+    // More tasks ready at the start than the runner decides at once.
+    for i in 0..1100 {
+        flow.add(record(format!("early-{i}"), log.clone()));
+    }
+    flow.add(record_after(first, log.clone()));
+    let report = run(&flow).await;
+    assert_eq!(report.flow_state().kind(), StateKind::Success);
+    let log = log.lock().unwrap();
+    assert_eq!(log.len(), 1101);
+    assert_eq!(log.last().map(String::as_str), Some("late"));
+    assert_eq!(log[1099], "early-1099");
+}
+
+#[tokio::test]
+async fn a_run_cancelled_before_it_starts_runs_none_of_a_wide_fan_out() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use flowcore::CancellationToken;
+
+    #[task]
+    async fn count(ran: Arc<AtomicUsize>) {
+        ran.fetch_add(1, Ordering::Relaxed);
+    }
+    let ran = Arc::new(AtomicUsize::new(0));
+    let mut flow = Flow::new("wide-cancelled-early");
+    let tasks: Vec<_> = (0..3000).map(|_| flow.add(count(ran.clone()))).collect();
+    let token = CancellationToken::new();
+    token.cancel();
+    let report = flow.runner().cancel_on(token).run().await.unwrap();
+    assert_eq!(ran.load(Ordering::Relaxed), 0);
+    for task in tasks {
+        assert_eq!(report.state(task).kind(), StateKind::Cancelled);
+    }
+    assert_eq!(report.flow_state().kind(), StateKind::Cancelled);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_body_is_dropped_with_its_context_before_the_run_hears_of_it() {
+    use flowcore::TaskContext;
+
+    struct Guard(Arc<Mutex<Vec<String>>>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            let task = TaskContext::current().map(|ctx| ctx.task_name().to_string());
+            self.0.lock().unwrap().push(format!("dropped in {task:?}"));
+        }
+    }
+    #[task(timeout = "1s")]
+    async fn hang(log: Arc<Mutex<Vec<String>>>) {
+        let _guard = Guard(log);
+        std::future::pending::<()>().await;
+    }
+    #[task(trigger = always_run)]
+    async fn after(_upstream: Option<()>, log: Arc<Mutex<Vec<String>>>) {
+        log.lock().unwrap().push("downstream started".to_string());
+    }
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let mut flow = Flow::new("dropped-in-context");
+    let hung = flow.add(hang(log.clone()));
+    flow.add(after(hung, log.clone()));
+    let report = run(&flow).await;
+    assert_eq!(report.state(hung).kind(), StateKind::TimedOut);
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["dropped in Some(\"hang\")", "downstream started"]
+    );
+}

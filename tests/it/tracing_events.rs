@@ -146,3 +146,59 @@ async fn transitions_are_events_in_flow_and_task_spans() {
         )
     );
 }
+
+#[tokio::test]
+async fn a_task_bodys_own_events_are_in_its_task_span() {
+    #[task]
+    async fn work() -> u32 {
+        tracing::info!("working");
+        1
+    }
+    let mut flow = Flow::new("body-events");
+    flow.add(work());
+    let lines = capture(async {
+        run(&flow).await;
+    })
+    .await;
+    assert!(
+        lines
+            .iter()
+            .any(|line| line == "flow_run{flow=body-events} > task_run{task=work} > working"),
+        "{lines:#?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_aborted_attempt_drops_its_body_in_its_task_span() {
+    use std::time::Duration;
+
+    struct Guard;
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            tracing::info!("guard dropped");
+        }
+    }
+    #[task]
+    async fn hold_forever() {
+        let _guard = Guard;
+        std::future::pending::<()>().await;
+    }
+    let mut flow = Flow::new("aborted");
+    flow.add(hold_forever());
+    flow.set_timeout(Duration::from_secs(1));
+    let lines = capture(async {
+        run(&flow).await;
+        // The aborted attempt is dropped when the runtime next gets to it.
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(
+        lines
+            .iter()
+            .any(|line| line
+                == "flow_run{flow=aborted} > task_run{task=hold_forever} > guard dropped"),
+        "{lines:#?}"
+    );
+}

@@ -3,7 +3,7 @@
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Poll, ready};
 use std::time::Duration;
@@ -14,7 +14,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::task::JoinHandle;
 use tokio::task::futures::TaskLocalFuture;
 use tokio::time::Instant;
-use tracing::Span;
+use tracing::{Instrument, Span};
 
 use crate::context::{RunInfo, TaskContext};
 use crate::error::BoxError;
@@ -262,7 +262,9 @@ impl Attempt {
             span,
         } = self;
         AttemptFuture {
-            body: context.scope(AssertUnwindSafe(fut).catch_unwind()),
+            body: Body::Running {
+                future: context.scope(AssertUnwindSafe(fut).catch_unwind()),
+            },
             task,
             run_count,
             span: Some(span),
@@ -270,7 +272,8 @@ impl Attempt {
     }
 
     /// Waits for the start time and the concurrency slots, then runs the body with its
-    /// timeout, and sends how it ended.
+    /// timeout, and sends how it ended: once the body is dropped (in its context and span)
+    /// and its slots are free, so that nothing of the attempt outlives its report.
     pub(super) async fn run_timed<F: Future<Output = Result<AnyValue, BoxError>>>(
         self,
         fut: F,
@@ -287,8 +290,9 @@ impl Attempt {
             start_at,
             permits,
         } = timing;
-        let shared = &context.shared;
-        let wait = async {
+        // Not the common path: one more reference to send with after the body is gone.
+        let shared = context.shared.clone();
+        let attempt = async {
             let mut waited = false;
             if let Some(start_at) = start_at {
                 tokio::time::sleep_until(start_at).await;
@@ -303,36 +307,35 @@ impl Attempt {
                 }
             };
             if waited {
-                let span = span.clone();
                 shared.send(Event::Started {
                     task,
                     run_count,
-                    span,
+                    span: span.clone(),
                 });
             }
-            slots
-        };
-        let slots = span.in_span(pin!(wait)).await;
-        let mut body = pin!(context.scope(AssertUnwindSafe(fut).catch_unwind()));
-        let run = async {
-            match timeout {
-                None => outcome(body.as_mut().await),
-                Some(limit) => match tokio::time::timeout(limit, body.as_mut()).await {
+            let body = context.scope(AssertUnwindSafe(fut).catch_unwind());
+            // The body (or the timeout holding it) is dropped at the end of this match.
+            let outcome = match timeout {
+                None => outcome(body.await),
+                Some(limit) => match tokio::time::timeout(limit, body).await {
                     Ok(result) => outcome(result),
                     Err(_) => Outcome::TimedOut(limit),
                 },
-            }
+            };
+            drop(slots);
+            outcome
         };
-        let outcome = span.in_span(pin!(run)).await;
-        // The slots are free before the coordinator hears of the end.
-        drop(slots);
-        let done = Completion {
+        // `Instrumented` also enters the span to drop the attempt when it is aborted.
+        let outcome = match span.0.as_deref() {
+            Some(enabled) => attempt.instrument(enabled.clone()).await,
+            None => attempt.await,
+        };
+        shared.send(Event::Done(Completion {
             task,
             run_count,
             outcome,
             span,
-        };
-        send_done(body, done);
+        }));
     }
 }
 
@@ -340,16 +343,39 @@ impl Attempt {
 type Panic = Box<dyn Any + Send>;
 
 pin_project_lite::pin_project! {
+    /// A body that can be dropped in place, so that an aborted attempt drops its body
+    /// inside its span.
+    #[project = BodyProj]
+    #[project_replace = BodyReplace]
+    enum Body<F> {
+        Running { #[pin] future: F },
+        Dropped,
+    }
+}
+
+pin_project_lite::pin_project! {
     /// An attempt without timers or slots: its body, polled in its span, then its
     /// completion sent. A hand-written future rather than an `async` block, which would
     /// hold the body twice (as captured and as pinned) and make every spawn copy more.
     pub(super) struct AttemptFuture<F> {
         #[pin]
-        body: TaskLocalFuture<TaskContext, CatchUnwind<AssertUnwindSafe<F>>>,
+        body: Body<TaskLocalFuture<TaskContext, CatchUnwind<AssertUnwindSafe<F>>>>,
         task: u32,
         run_count: u32,
         // Taken when the attempt ends.
         span: Option<TaskSpan>,
+    }
+
+    impl<F> PinnedDrop for AttemptFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            // Aborted before it ended: the body's drop code runs in the task's span (and,
+            // through the task-local future, with its context).
+            if let Some(TaskSpan(Some(span))) = this.span.as_ref() {
+                let _entered = span.enter();
+                this.body.project_replace(Body::Dropped);
+            }
+        }
     }
 }
 
@@ -360,17 +386,19 @@ where
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
-        let mut this = self.project();
-        let Some(span) = this.span.as_ref() else {
+        let this = self.project();
+        let (Some(span), BodyProj::Running { mut future }) =
+            (this.span.as_ref(), this.body.project())
+        else {
             // Polled again after it ended: nothing left to do.
             return Poll::Ready(());
         };
         let result: Result<Result<AnyValue, BoxError>, Panic> = match span.0.as_deref() {
             Some(enabled) => {
                 let _entered = enabled.enter();
-                ready!(this.body.as_mut().poll(cx))
+                ready!(future.as_mut().poll(cx))
             }
-            None => ready!(this.body.as_mut().poll(cx)),
+            None => ready!(future.as_mut().poll(cx)),
         };
         let done = Completion {
             task: *this.task,
@@ -378,7 +406,7 @@ where
             outcome: outcome(result),
             span: this.span.take().unwrap_or(TaskSpan(None)),
         };
-        send_done(this.body, done);
+        send_done(future, done);
         Poll::Ready(())
     }
 }
@@ -416,14 +444,5 @@ impl TaskSpan {
 
     pub(super) fn get(&self) -> &Span {
         self.0.as_deref().unwrap_or(&NO_SPAN)
-    }
-
-    /// Polls `fut` inside the span, without moving the span into it.
-    pub(super) async fn in_span<F: Future>(&self, mut fut: Pin<&mut F>) -> F::Output {
-        std::future::poll_fn(|cx| {
-            let _entered = self.get().enter();
-            fut.as_mut().poll(cx)
-        })
-        .await
     }
 }

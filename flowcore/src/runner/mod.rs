@@ -3,7 +3,8 @@
 //! One coordinator (the future of `Flow::run`) owns every task's state and result; task
 //! attempts run as tokio tasks and send their outcome back over a channel. Readiness is counted:
 //! each finished task decrements its downstream tasks' counters, and a task whose counter
-//! reaches zero is decided at once (skip propagation, trigger, then run).
+//! reaches zero is ready; ready tasks are decided (skip propagation, trigger, then run) in
+//! batches, in the order they became ready and within a batch in the order they were added.
 
 mod attempt;
 mod blocks;
@@ -103,36 +104,45 @@ impl RunReport {
         // Set after a full window of decisions, and after an event that was waited for:
         // take the events already sent before deciding more.
         let mut draining = false;
-        // The ready tasks below this were ordered already; the ones above came since.
-        let mut ordered = 0;
+        // The tasks being decided, lowest index on top. Tasks that become ready meanwhile
+        // wait in `self.ready` for the next batch, so batches are decided in the order
+        // they became ready, and each batch in the order its tasks were added: that
+        // visits their state in memory order, and starts a mapped task's children in
+        // item order.
+        let mut batch: Vec<u32> = Vec::new();
         loop {
             if !draining {
-                // Decide the tasks that became ready together in the order they were
-                // added (a stack, so the lowest on top): it visits their state in memory
-                // order, and starts a mapped task's children in item order.
-                let from = ordered.min(self.ready.len());
-                let fresh = &mut self.ready[from..];
-                if fresh.len() > 1 {
-                    fresh.sort_unstable_by(|a, b| b.cmp(a));
-                }
                 let mut decided = 0;
-                while decided < DECISION_WINDOW
-                    && let Some(task) = self.ready.pop()
-                {
-                    self.decide(task, &mut attempts);
-                    decided += 1;
+                while decided < DECISION_WINDOW {
+                    if batch.is_empty() {
+                        if self.ready.is_empty() {
+                            break;
+                        }
+                        std::mem::swap(&mut batch, &mut self.ready);
+                        batch.sort_unstable_by(|a, b| b.cmp(a));
+                    }
+                    if let Some(task) = batch.pop() {
+                        self.decide(task, &mut attempts);
+                        decided += 1;
+                    }
                 }
-                ordered = self.ready.len();
-                if !self.ready.is_empty() {
+                if !batch.is_empty() || !self.ready.is_empty() {
+                    // A run interrupted meanwhile stops here, before the attempts just
+                    // started get to run.
+                    if self.interruptible(&timer)
+                        && let Some(interrupt) = interrupted_now(&timer, self.cancel.as_ref())
+                    {
+                        timer = None;
+                        self.interrupt(interrupt, &mut attempts);
+                        continue;
+                    }
                     // Let the attempts just started run before starting more, so that a
                     // wide fan-out does not hold every attempt in memory at once.
                     tokio::task::yield_now().await;
                     draining = true;
                 }
             }
-            let interruptible = self.interrupted.is_none()
-                && self.phase != Block::Finally
-                && (timer.is_some() || self.cancel.is_some());
+            let interruptible = self.interruptible(&timer);
             let event = if draining {
                 match attempts.try_next() {
                     Some(event) => Some(event),
@@ -187,6 +197,14 @@ impl RunReport {
                 "flow state changed"
             );
         }
+    }
+
+    /// Whether a time limit or a cancellation can still stop the run: not once it was
+    /// stopped, nor while `finally` runs.
+    fn interruptible(&self, timer: &Option<std::pin::Pin<Box<tokio::time::Sleep>>>) -> bool {
+        self.interrupted.is_none()
+            && self.phase != Block::Finally
+            && (timer.is_some() || self.cancel.is_some())
     }
 
     /// Decides a task whose upstream tasks have all finished (or that was approved).
