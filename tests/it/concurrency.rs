@@ -129,21 +129,24 @@ async fn a_cancellation_stops_a_wide_fan_out_before_all_of_it_has_started() {
     assert_eq!(report.flow_state().kind(), StateKind::Cancelled);
 }
 
+#[task]
+async fn zero() -> u32 {
+    0
+}
+
+/// Logs `name`, once its upstream task has finished.
+#[task]
+async fn record(_upstream: u32, name: &'static str, log: Arc<Mutex<Vec<&'static str>>>) {
+    log.lock().unwrap().push(name);
+}
+
 #[tokio::test]
 async fn tasks_made_ready_together_start_in_the_order_they_were_added() {
-    #[task]
-    async fn source() -> u32 {
-        0
-    }
-    #[task]
-    async fn record(_upstream: u32, name: &'static str, log: Arc<Mutex<Vec<&'static str>>>) {
-        log.lock().unwrap().push(name);
-    }
     let log = Arc::new(Mutex::new(Vec::new()));
     let mut flow = Flow::new("ordered");
     // One slot: the tasks run one at a time, in the order they were started.
     flow.set_max_concurrency(1);
-    let first = flow.add(source());
+    let first = flow.add(zero());
     for name in ["a", "b", "c", "d"] {
         flow.add(record(first, name, log.clone()));
     }
@@ -186,18 +189,10 @@ async fn a_time_limit_stops_a_wide_fan_out_before_all_of_it_has_started() {
 
 #[tokio::test]
 async fn tasks_made_ready_by_events_that_arrive_together_start_in_the_order_they_were_added() {
-    #[task]
-    async fn source() -> u32 {
-        0
-    }
-    #[task]
-    async fn record(_upstream: u32, name: &'static str, log: Arc<Mutex<Vec<&'static str>>>) {
-        log.lock().unwrap().push(name);
-    }
     let log = Arc::new(Mutex::new(Vec::new()));
     let mut flow = Flow::new("ordered-events");
-    let first = flow.add(source());
-    let second = flow.add(source());
+    let first = flow.add(zero());
+    let second = flow.add(zero());
     // Added first, but its upstream task ends second: both upstream tasks have ended by
     // the time the runner looks, so both downstream tasks start in the order added.
     flow.add(record(second, "after-second", log.clone()));
@@ -210,11 +205,7 @@ async fn tasks_made_ready_by_events_that_arrive_together_start_in_the_order_they
 #[tokio::test]
 async fn a_task_that_becomes_ready_later_starts_after_those_already_waiting() {
     #[task]
-    async fn source() -> u32 {
-        0
-    }
-    #[task]
-    async fn record(name: String, log: Arc<Mutex<Vec<String>>>) {
+    async fn record_owned(name: String, log: Arc<Mutex<Vec<String>>>) {
         log.lock().unwrap().push(name);
     }
     #[task]
@@ -224,10 +215,10 @@ async fn a_task_that_becomes_ready_later_starts_after_those_already_waiting() {
     let log = Arc::new(Mutex::new(Vec::new()));
     let mut flow = Flow::new("ordered-windows");
     flow.set_max_concurrency(1);
-    let first = flow.add(source());
+    let first = flow.add(zero());
     // More tasks ready at the start than the runner decides at once.
     for i in 0..1100 {
-        flow.add(record(format!("early-{i}"), log.clone()));
+        flow.add(record_owned(format!("early-{i}"), log.clone()));
     }
     flow.add(record_after(first, log.clone()));
     let report = run(&flow).await;
