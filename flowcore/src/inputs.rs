@@ -12,7 +12,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use crate::block::Block;
-use crate::error::{BoxError, BuildError};
+use crate::error::{BoxError, BuildError, OutputError};
 use crate::flow::{Flow, FlowData, NO_ITEMS, Node};
 use crate::task::{AnyValue, Args, Handle, Task, TaskCall, TaskFuture, TaskId, Values};
 
@@ -178,6 +178,39 @@ pub(crate) struct OutputDecl {
     pub(crate) name: String,
     pub(crate) task: u32,
     pub(crate) value_type: (TypeId, &'static str),
+}
+
+impl OutputDecl {
+    /// The output `name` among `outputs`.
+    pub(crate) fn find<'a>(
+        outputs: &'a [OutputDecl],
+        name: &str,
+    ) -> Result<&'a OutputDecl, OutputError> {
+        outputs
+            .iter()
+            .find(|output| output.name == name)
+            .ok_or_else(|| OutputError::Unknown {
+                name: name.to_string(),
+                outputs: outputs.iter().map(|output| output.name.clone()).collect(),
+            })
+    }
+
+    /// The output `name` among `outputs`, checked to be a `T`.
+    pub(crate) fn find_typed<'a, T: 'static>(
+        outputs: &'a [OutputDecl],
+        name: &str,
+    ) -> Result<&'a OutputDecl, OutputError> {
+        let output = OutputDecl::find(outputs, name)?;
+        let (declared_id, declared) = output.value_type;
+        if declared_id != TypeId::of::<T>() {
+            return Err(OutputError::WrongType {
+                name: name.to_string(),
+                declared,
+                requested: std::any::type_name::<T>(),
+            });
+        }
+        Ok(output)
+    }
 }
 
 /// The body of an input's node. It never runs, since a run gives the node its value

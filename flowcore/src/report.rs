@@ -1,7 +1,6 @@
 //! The run report: the flow's final state, every task's state, typed results and outputs,
 //! approval of paused tasks.
 
-use std::any::TypeId;
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
@@ -15,7 +14,7 @@ use crate::context::{RunId, RunInfo};
 use crate::error::{OutputError, ResumeError};
 use crate::flow::FlowData;
 use crate::graph::Graph;
-use crate::inputs::InputValue;
+use crate::inputs::{InputValue, OutputDecl};
 use crate::map::{ChildName, MapInfo};
 use crate::overrides::Overrides;
 use crate::state::{State, StateKind};
@@ -286,21 +285,7 @@ impl RunReport {
     /// # }
     /// ```
     pub fn output<T: 'static>(&self, name: &str) -> Result<Option<&T>, OutputError> {
-        let outputs = &self.flow.outputs;
-        let Some(output) = outputs.iter().find(|output| output.name == name) else {
-            return Err(OutputError::Unknown {
-                name: name.to_string(),
-                outputs: outputs.iter().map(|output| output.name.clone()).collect(),
-            });
-        };
-        let (declared_id, declared) = output.value_type;
-        if declared_id != TypeId::of::<T>() {
-            return Err(OutputError::WrongType {
-                name: name.to_string(),
-                declared,
-                requested: std::any::type_name::<T>(),
-            });
-        }
+        let output = OutputDecl::find_typed::<T>(&self.flow.outputs, name)?;
         let value = self
             .results
             .get(output.task as usize)

@@ -17,7 +17,7 @@ use std::time::Duration;
 use crate::context::{RunId, TaskContext};
 use crate::error::{BoxError, BuildError, MissingInput, OutputError};
 use crate::flow::Flow;
-use crate::inputs::GivenInput;
+use crate::inputs::{GivenInput, OutputDecl};
 use crate::map::{Each, each};
 use crate::report::RunReport;
 use crate::signal::Signal;
@@ -725,17 +725,10 @@ struct RunData {
     /// were added, then the children of its mapped tasks (`task[i]`).
     slots: Vec<(String, State)>,
     n_tasks: usize,
-    outputs: Vec<OutputData>,
+    outputs: Vec<OutputDecl>,
     /// The results of the outputs' tasks, moved out of the child's report. They are
     /// `Send` but need not be `Sync`, hence the lock; it is held only to clone one.
     values: Mutex<Vec<(u32, AnyValue)>>,
-}
-
-/// An output of the child flow: its name, its task and the task's output type.
-struct OutputData {
-    name: String,
-    task: u32,
-    value_type: (TypeId, &'static str),
 }
 
 impl SubflowRun {
@@ -746,16 +739,7 @@ impl SubflowRun {
                 (name, report.states[slot as usize].clone())
             })
             .collect();
-        let outputs: Vec<OutputData> = report
-            .flow
-            .outputs
-            .iter()
-            .map(|output| OutputData {
-                name: output.name.clone(),
-                task: output.task,
-                value_type: output.value_type,
-            })
-            .collect();
+        let outputs = report.flow.outputs.clone();
         let mut values: Vec<(u32, AnyValue)> = Vec::new();
         for output in &outputs {
             if values.iter().any(|(task, _)| *task == output.task) {
@@ -857,15 +841,7 @@ impl SubflowRun {
     ///
     /// See [`SubflowRun`].
     pub fn output<T: Clone + 'static>(&self, name: &str) -> Result<Option<T>, OutputError> {
-        let output = self.declared(name)?;
-        let (declared_id, declared) = output.value_type;
-        if declared_id != TypeId::of::<T>() {
-            return Err(OutputError::WrongType {
-                name: name.to_string(),
-                declared,
-                requested: std::any::type_name::<T>(),
-            });
-        }
+        let output = OutputDecl::find_typed::<T>(&self.0.outputs, name)?;
         // A panic in a `Clone` impl poisons the lock without breaking the values.
         let values = self.0.values.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(values
@@ -875,21 +851,9 @@ impl SubflowRun {
             .cloned())
     }
 
-    fn declared(&self, name: &str) -> Result<&OutputData, OutputError> {
-        let outputs = &self.0.outputs;
-        outputs
-            .iter()
-            .find(|output| output.name == name)
-            .ok_or_else(|| OutputError::Unknown {
-                name: name.to_string(),
-                outputs: outputs.iter().map(|output| output.name.clone()).collect(),
-            })
-    }
-
     /// Why output `name` has no value: its task's name and state.
     fn no_value(&self, name: &str) -> String {
-        let task = self
-            .declared(name)
+        let task = OutputDecl::find(&self.0.outputs, name)
             .ok()
             .and_then(|output| self.0.slots.get(output.task as usize));
         match task {

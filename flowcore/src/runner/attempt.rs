@@ -194,9 +194,7 @@ impl Drop for Attempts {
 pub(crate) struct Launch<'a> {
     pub(super) attempts: &'a mut Attempts,
     pub(super) attempt: Attempt,
-    pub(super) timeout: Option<Duration>,
-    pub(super) start_at: Option<Instant>,
-    pub(super) permits: Permits,
+    pub(super) timing: Timing,
 }
 
 /// The concurrency slots of an attempt: none needed, taken already, or to wait for.
@@ -215,20 +213,13 @@ impl Launch<'_> {
         let Launch {
             attempts,
             attempt,
-            timeout,
-            start_at,
-            permits,
+            timing,
         } = self;
         let task = attempt.task;
-        if timeout.is_none() && start_at.is_none() && matches!(permits, Permits::None) {
+        if timing.is_none() {
             // The common case gets a smaller future, without room for timers or slots.
             attempts.spawn(task, attempt.run(fut));
         } else {
-            let timing = Timing {
-                timeout,
-                start_at,
-                permits,
-            };
             attempts.spawn(task, attempt.run_timed(fut, timing));
         }
     }
@@ -239,6 +230,13 @@ pub(super) struct Timing {
     pub(super) timeout: Option<Duration>,
     pub(super) start_at: Option<Instant>,
     pub(super) permits: Permits,
+}
+
+impl Timing {
+    /// No time limit, no start time and no slots: the attempt runs its body at once.
+    fn is_none(&self) -> bool {
+        self.timeout.is_none() && self.start_at.is_none() && matches!(self.permits, Permits::None)
+    }
 }
 
 /// One attempt of a task's body, as a tokio task.
@@ -267,7 +265,7 @@ impl Attempt {
             },
             task,
             run_count,
-            span: Some(span),
+            span,
         }
     }
 
@@ -343,8 +341,8 @@ impl Attempt {
 type Panic = Box<dyn Any + Send>;
 
 pin_project_lite::pin_project! {
-    /// A body that can be dropped in place, so that an aborted attempt drops its body
-    /// inside its span.
+    /// A body that can be dropped in place: when the attempt ends, and when it is
+    /// aborted, inside its span.
     #[project = BodyProj]
     #[project_replace = BodyReplace]
     enum Body<F> {
@@ -362,8 +360,8 @@ pin_project_lite::pin_project! {
         body: Body<TaskLocalFuture<TaskContext, CatchUnwind<AssertUnwindSafe<F>>>>,
         task: u32,
         run_count: u32,
-        // Taken when the attempt ends.
-        span: Option<TaskSpan>,
+        // Moved into the completion when the attempt ends.
+        span: TaskSpan,
     }
 
     impl<F> PinnedDrop for AttemptFuture<F> {
@@ -371,7 +369,7 @@ pin_project_lite::pin_project! {
             let this = this.project();
             // Aborted before it ended: the body's drop code runs in the task's span (and,
             // through the task-local future, with its context).
-            if let Some(TaskSpan(Some(span))) = this.span.as_ref() {
+            if let Some(span) = this.span.0.as_deref() {
                 let _entered = span.enter();
                 this.body.project_replace(Body::Dropped);
             }
@@ -386,14 +384,12 @@ where
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
-        let this = self.project();
-        let (Some(span), BodyProj::Running { mut future }) =
-            (this.span.as_ref(), this.body.project())
-        else {
+        let mut this = self.project();
+        let BodyProj::Running { mut future } = this.body.as_mut().project() else {
             // Polled again after it ended: nothing left to do.
             return Poll::Ready(());
         };
-        let result: Result<Result<AnyValue, BoxError>, Panic> = match span.0.as_deref() {
+        let result: Result<Result<AnyValue, BoxError>, Panic> = match this.span.0.as_deref() {
             Some(enabled) => {
                 let _entered = enabled.enter();
                 ready!(future.as_mut().poll(cx))
@@ -404,9 +400,10 @@ where
             task: *this.task,
             run_count: *this.run_count,
             outcome: outcome(result),
-            span: this.span.take().unwrap_or(TaskSpan(None)),
+            span: std::mem::replace(this.span, TaskSpan(None)),
         };
         send_done(future, done);
+        this.body.project_replace(Body::Dropped);
         Poll::Ready(())
     }
 }

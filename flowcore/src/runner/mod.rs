@@ -13,11 +13,12 @@ mod mapping;
 use std::error::Error;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use futures::future::Either;
 use tokio::sync::Semaphore;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 use tracing::{Instrument, Span};
 
 use crate::block::Block;
@@ -35,7 +36,7 @@ use crate::task::{AnyValue, NOT_MAPPED, Values, panic_message};
 use crate::trigger::{Trigger, Verdict};
 
 use self::attempt::{
-    AbortOnDrop, Attempt, Attempts, Completion, Event, Outcome, Permits, TaskSpan,
+    AbortOnDrop, Attempt, Attempts, Completion, Event, Outcome, Permits, TaskSpan, Timing,
 };
 pub(crate) use self::attempt::{AttemptsShared, Launch};
 use self::blocks::{allowed_failure, interrupted_now, next_or_interrupt};
@@ -112,28 +113,11 @@ impl RunReport {
         let mut batch: Vec<u32> = Vec::new();
         loop {
             if !draining {
-                let mut decided = 0;
-                while decided < DECISION_WINDOW {
-                    if batch.is_empty() {
-                        if self.ready.is_empty() {
-                            break;
-                        }
-                        std::mem::swap(&mut batch, &mut self.ready);
-                        batch.sort_unstable_by(|a, b| b.cmp(a));
-                    }
-                    if let Some(task) = batch.pop() {
-                        self.decide(task, &mut attempts);
-                        decided += 1;
-                    }
-                }
+                self.decide_window(&mut batch, &mut attempts);
                 if !batch.is_empty() || !self.ready.is_empty() {
                     // A run interrupted meanwhile stops here, before the attempts just
                     // started get to run.
-                    if self.interruptible(&timer)
-                        && let Some(interrupt) = interrupted_now(&timer, self.cancel.as_ref())
-                    {
-                        timer = None;
-                        self.interrupt(interrupt, &mut attempts);
+                    if self.stop_if_due(&mut timer, &mut attempts) {
                         continue;
                     }
                     // Let the attempts just started run before starting more, so that a
@@ -142,22 +126,16 @@ impl RunReport {
                     draining = true;
                 }
             }
-            let interruptible = self.interruptible(&timer);
             let event = if draining {
                 match attempts.try_next() {
                     Some(event) => Some(event),
                     None => {
                         draining = false;
-                        if interruptible
-                            && let Some(interrupt) = interrupted_now(&timer, self.cancel.as_ref())
-                        {
-                            timer = None;
-                            self.interrupt(interrupt, &mut attempts);
-                        }
+                        self.stop_if_due(&mut timer, &mut attempts);
                         continue;
                     }
                 }
-            } else if interruptible {
+            } else if self.interruptible(&timer) {
                 let cancel = self.cancel.clone();
                 match next_or_interrupt(&mut attempts, &mut timer, cancel.as_ref()).await {
                     Either::Left(event) => event,
@@ -199,9 +177,47 @@ impl RunReport {
         }
     }
 
+    /// Decides up to [`DECISION_WINDOW`] ready tasks: those of `batch`, then the tasks that
+    /// became ready since, as the next batch, lowest index first.
+    fn decide_window(&mut self, batch: &mut Vec<u32>, attempts: &mut Attempts) {
+        for _ in 0..DECISION_WINDOW {
+            if batch.is_empty() {
+                if self.ready.is_empty() {
+                    return;
+                }
+                std::mem::swap(batch, &mut self.ready);
+                batch.sort_unstable_by(|a, b| b.cmp(a));
+            }
+            if let Some(task) = batch.pop() {
+                self.decide(task, attempts);
+            }
+        }
+    }
+
+    /// Stops the run if its time limit has passed or it was cancelled, without waiting;
+    /// says whether it stopped.
+    fn stop_if_due(
+        &mut self,
+        timer: &mut Option<Pin<Box<Sleep>>>,
+        attempts: &mut Attempts,
+    ) -> bool {
+        let due = self
+            .interruptible(timer)
+            .then(|| interrupted_now(timer, self.cancel.as_ref()))
+            .flatten();
+        match due {
+            Some(interrupt) => {
+                *timer = None;
+                self.interrupt(interrupt, attempts);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Whether a time limit or a cancellation can still stop the run: not once it was
     /// stopped, nor while `finally` runs.
-    fn interruptible(&self, timer: &Option<std::pin::Pin<Box<tokio::time::Sleep>>>) -> bool {
+    fn interruptible(&self, timer: &Option<Pin<Box<Sleep>>>) -> bool {
         self.interrupted.is_none()
             && self.phase != Block::Finally
             && (timer.is_some() || self.cancel.is_some())
@@ -381,9 +397,11 @@ impl RunReport {
                 context,
                 span: span.clone(),
             },
-            timeout,
-            start_at,
-            permits,
+            timing: Timing {
+                timeout,
+                start_at,
+                permits,
+            },
         };
         let node = &self.flow.nodes[node_index as usize];
         let values = Values {
