@@ -83,15 +83,23 @@ impl RunReport {
         if let Some(interrupted) = &self.interrupted {
             return interrupted.clone();
         }
-        // A mapped reference task is judged by its children.
-        let reference: Vec<(ChildName<'_>, &State)> = self
-            .graph
-            .reference
-            .iter()
-            .flat_map(|&task| self.slots_of(task))
-            .map(|slot| (self.name_of(slot), &self.states[slot as usize]))
-            .collect();
-        final_state(reference.iter().map(|(name, state)| (*name, *state)))
+        // A mapped reference task is judged by its children, named only if one failed.
+        let (nodes, states, maps) = (&self.flow.nodes, &self.states, &self.maps);
+        let reference = self.graph.reference.iter().flat_map(move |&task| {
+            let name = &*nodes[task as usize].name;
+            let (first, len, mapped) = match maps.get(&task) {
+                Some(map) => (map.first, map.len, true),
+                None => (task, 1, false),
+            };
+            (0..len).map(move |index| {
+                let name = ChildName {
+                    task: name,
+                    index: mapped.then_some(index),
+                };
+                (name, &states[(first + index) as usize])
+            })
+        });
+        final_state(reference)
     }
 
     pub(super) fn final_flow_state(&self) -> State {

@@ -1,13 +1,14 @@
 //! The runner: drives a flow run on tokio, starting each task as soon as its upstream tasks finish.
 //!
 //! One coordinator (the future of `Flow::run`) owns every task's state and result; task
-//! attempts run as tokio tasks and send their outcome back over a channel. Readiness is counted:
+//! attempts run as tokio tasks and send their outcome back to its mailbox. Readiness is counted:
 //! each finished task decrements its downstream tasks' counters, and a task whose counter
 //! reaches zero is ready; ready tasks are decided (skip propagation, trigger, then run) in
 //! batches, in the order they became ready and within a batch in the order they were added.
 
 mod attempt;
 mod blocks;
+mod mailbox;
 mod mapping;
 
 use std::error::Error;
