@@ -16,9 +16,13 @@ const ERROR: &str = "BENCH-ERROR";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Measurement {
     pub(crate) tasks: usize,
+    /// The build and the run: the medians of the warm runs when there were any, else the
+    /// first.
     pub(crate) build: Duration,
     pub(crate) run: Duration,
-    /// Peak resident memory during build and run, less the resident memory before the build.
+    /// The first run, in a process that had run nothing yet.
+    pub(crate) first_run: Duration,
+    /// Peak resident memory during every build and run, less the resident memory before the build.
     pub(crate) peak_bytes: u64,
     /// Whether the peak was reset before the build (else it may include the process's start).
     pub(crate) peak_reset: bool,
@@ -28,10 +32,11 @@ pub(crate) struct Measurement {
 impl Measurement {
     fn to_line(self) -> String {
         format!(
-            "{RESULT} tasks={} build_ns={} run_ns={} peak_bytes={} peak_reset={} digest={}",
+            "{RESULT} tasks={} build_ns={} run_ns={} first_run_ns={} peak_bytes={} peak_reset={} digest={}",
             self.tasks,
             self.build.as_nanos(),
             self.run.as_nanos(),
+            self.first_run.as_nanos(),
             self.peak_bytes,
             u8::from(self.peak_reset),
             self.digest
@@ -58,6 +63,7 @@ impl Measurement {
                     tasks: get("tasks")? as usize,
                     build: Duration::from_nanos(get("build_ns")?),
                     run: Duration::from_nanos(get("run_ns")?),
+                    first_run: Duration::from_nanos(get("first_run_ns")?),
                     peak_bytes: get("peak_bytes")?,
                     peak_reset: get("peak_reset")? == 1,
                     digest: get("digest")?,
@@ -94,17 +100,56 @@ fn measure(config: Config) -> Result<Measurement, String> {
     runtime.block_on(async {
         let peak_reset = machine::reset_peak_rss();
         let start = machine::rss_bytes()?;
-        let timings = config.system.run(&graph).await?;
+        let first = config.system.run(&graph).await?;
+        let mut warm = Vec::with_capacity(config.warm_runs);
+        for run in 1..=config.warm_runs {
+            let timings = config.system.run(&graph).await?;
+            if timings.digest != first.digest {
+                return Err(format!(
+                    "run {} computed {}, the first run {}",
+                    run + 1,
+                    timings.digest,
+                    first.digest
+                ));
+            }
+            warm.push(timings);
+        }
         let peak = machine::peak_rss_bytes()?;
+        let (build, run) = match warm.is_empty() {
+            true => (first.build, first.run),
+            false => (
+                median_duration(warm.iter().map(|t| t.build)),
+                median_duration(warm.iter().map(|t| t.run)),
+            ),
+        };
         Ok(Measurement {
             tasks: graph.len(),
-            build: timings.build,
-            run: timings.run,
+            build,
+            run,
+            first_run: first.run,
             peak_bytes: peak.saturating_sub(start),
             peak_reset,
-            digest: timings.digest,
+            digest: first.digest,
         })
     })
+}
+
+/// The middle value (the mean of the two middle ones for an even count); `values` is not
+/// empty.
+pub(crate) fn median(mut values: Vec<u128>) -> u128 {
+    values.sort_unstable();
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2
+    }
+}
+
+/// The median of durations; `values` is not empty.
+pub(crate) fn median_duration(values: impl Iterator<Item = Duration>) -> Duration {
+    let nanos = median(values.map(|d| d.as_nanos()).collect());
+    Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
@@ -117,6 +162,7 @@ mod tests {
             tasks: 1002,
             build: Duration::from_nanos(123_456),
             run: Duration::from_nanos(7_890_123),
+            first_run: Duration::from_nanos(9_000_001),
             peak_bytes: 4_096_000,
             peak_reset: true,
             digest: 2001,

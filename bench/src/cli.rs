@@ -19,9 +19,12 @@ options:
                          flowcore-tracing-off (flowcore under a subscriber that wants nothing)
   --workloads LIST       chain, fanout, layered, mapped (default all four)
   --repeat K             child processes per measurement; the median is shown (default 3)
+  --warm-runs K          for N up to 10000, runs after the first in each child process:
+                         their median is the run time, the first run is shown apart
+                         (default 5; larger sizes are run once)
   --max-dagrs-size N     skip dagrs above this N (default 100000)
   --timeout SECS         kill a child after this long (default 300)
-  --smoke                the same as --sizes 1000 --repeat 1, for CI
+  --smoke                the same as --sizes 1000 --repeat 1 --warm-runs 1, for CI
   -h, --help             this text
 
 Workloads, of tasks whose value is the sum of their upstream values + 1:
@@ -38,6 +41,10 @@ Workloads, of tasks whose value is the sum of their upstream values + 1:
 Exits with 1 when a measurement failed, timed out or computed a wrong value.";
 
 const DEFAULT_SIZES: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
+
+/// The largest size run again after its first run: above it a first run is long enough
+/// for the process's start (page faults, code loaded, lazy initialisation) not to matter.
+pub(crate) const WARM_MAX_SIZE: usize = 10_000;
 
 /// A tokio runtime flavor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +93,8 @@ pub(crate) struct Config {
     pub(crate) workload: Workload,
     pub(crate) size: usize,
     pub(crate) runtime: Runtime,
+    /// Runs after the first, in the same process: their median is the run time.
+    pub(crate) warm_runs: usize,
 }
 
 impl Config {
@@ -101,6 +110,8 @@ impl Config {
             self.size.to_string(),
             "--runtimes".to_string(),
             self.runtime.name().to_string(),
+            "--warm-runs".to_string(),
+            self.warm_runs.to_string(),
         ]
     }
 }
@@ -113,6 +124,8 @@ pub(crate) struct Options {
     pub(crate) systems: Vec<System>,
     pub(crate) workloads: Vec<Workload>,
     pub(crate) repeat: usize,
+    /// Runs after the first in each child, for sizes up to [`WARM_MAX_SIZE`].
+    pub(crate) warm_runs: usize,
     pub(crate) max_dagrs_size: usize,
     pub(crate) timeout: Duration,
 }
@@ -133,6 +146,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
     let mut systems = None;
     let mut workloads = None;
     let mut repeat = None;
+    let mut warm_runs = None;
     let mut max_dagrs_size = None;
     let mut timeout = None;
     let mut smoke = false;
@@ -174,6 +188,13 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
                 })?)
             }
             "--repeat" => repeat = Some(parse_count(&value("--repeat")?)?),
+            "--warm-runs" => {
+                let text = value("--warm-runs")?;
+                let runs = text.parse::<usize>().map_err(|_| {
+                    format!("--warm-runs takes a whole number (0 or more), not `{text}`")
+                })?;
+                warm_runs = Some(runs);
+            }
             "--max-dagrs-size" => max_dagrs_size = Some(parse_count(&value("--max-dagrs-size")?)?),
             "--timeout" => timeout = Some(parse_count(&value("--timeout")?)?),
             _ => return Err(format!("unknown argument `{flag}`")),
@@ -199,6 +220,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
             workload: workloads[0],
             size: sizes[0],
             runtime: runtimes[0],
+            warm_runs: warm_runs.unwrap_or(0),
         }));
     }
 
@@ -212,6 +234,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
         systems: systems.unwrap_or_else(|| System::ALL.to_vec()),
         workloads: workloads.unwrap_or_else(|| Workload::ALL.to_vec()),
         repeat: repeat.or(smoke_repeat).unwrap_or(3),
+        warm_runs: warm_runs.or(smoke.then_some(1)).unwrap_or(5),
         max_dagrs_size: max_dagrs_size.unwrap_or(100_000),
         timeout: Duration::from_secs(timeout.unwrap_or(300) as u64),
     }))
@@ -274,6 +297,7 @@ mod tests {
         assert_eq!(options.systems, System::ALL);
         assert_eq!(options.workloads, Workload::ALL);
         assert_eq!(options.repeat, 3);
+        assert_eq!(options.warm_runs, 5);
         assert_eq!(options.max_dagrs_size, 100_000);
         assert_eq!(options.timeout, Duration::from_secs(300));
     }
@@ -294,6 +318,7 @@ mod tests {
     fn smoke_is_the_smallest_size_once_unless_overridden() {
         let options = bench("--smoke");
         assert_eq!((options.sizes, options.repeat), (vec![1000], 1));
+        assert_eq!(options.warm_runs, 1);
         let options = bench("--repeat 2 --smoke");
         assert_eq!((options.sizes, options.repeat), (vec![1000], 2));
     }
@@ -306,6 +331,8 @@ mod tests {
         assert!(parse(args("--systems airflow")).is_err());
         assert!(parse(args("--frobnicate")).is_err());
         assert!(parse(args("--child --systems tokio")).is_err());
+        assert!(parse(args("--warm-runs -1")).is_err());
+        assert_eq!(bench("--warm-runs 0").warm_runs, 0);
     }
 
     #[test]
@@ -315,6 +342,7 @@ mod tests {
             workload: Workload::Layered,
             size: 10_000,
             runtime: Runtime::Multi,
+            warm_runs: 5,
         };
         assert_eq!(parse(config.child_args()).unwrap(), Command::Child(config));
         let mapped = Config {
@@ -322,6 +350,7 @@ mod tests {
             workload: Workload::Mapped,
             size: 100_000,
             runtime: Runtime::Current,
+            warm_runs: 0,
         };
         assert_eq!(parse(mapped.child_args()).unwrap(), Command::Child(mapped));
     }

@@ -6,8 +6,8 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::child::Measurement;
-use crate::cli::{Config, Options, Runtime};
+use crate::child::{Measurement, median, median_duration};
+use crate::cli::{Config, Options, Runtime, WARM_MAX_SIZE};
 use crate::dag::{Graph, LAYERED_SEED, Workload};
 use crate::machine;
 use crate::systems::System;
@@ -21,6 +21,7 @@ enum Outcome {
     Measured {
         build: Duration,
         run: Duration,
+        first_run: Duration,
         peak_bytes: u64,
     },
     Skipped(String),
@@ -40,20 +41,18 @@ struct Row {
 }
 
 impl Row {
-    fn measured(&self) -> Option<(Duration, Duration, u64)> {
+    fn us_per_task(&self) -> Option<f64> {
         match self.outcome {
-            Outcome::Measured {
-                build,
-                run,
-                peak_bytes,
-            } => Some((build, run, peak_bytes)),
+            Outcome::Measured { run, .. } => Some(run.as_secs_f64() * 1e6 / self.tasks as f64),
             _ => None,
         }
     }
 
-    fn us_per_task(&self) -> Option<f64> {
-        let (_, run, _) = self.measured()?;
-        Some(run.as_secs_f64() * 1e6 / self.tasks as f64)
+    fn first_run(&self) -> Option<Duration> {
+        match self.outcome {
+            Outcome::Measured { first_run, .. } => Some(first_run),
+            _ => None,
+        }
     }
 }
 
@@ -153,9 +152,16 @@ pub(crate) fn main(options: Options) -> u8 {
         "Each row is the median of {} child process{} (build, run and memory each on its own). \
          build: making the graph; run: executing it until every task finished; \
          µs/task: run time / tasks; peak KB/task: peak resident memory (VmHWM) during build \
-         and run less the resident memory before the build, / tasks (1 KB = 1024 bytes).\n",
+         and run less the resident memory before the build, / tasks (1 KB = 1024 bytes).\n\
+         Up to N = {WARM_MAX_SIZE}, each child builds and runs the graph {} time{}: build and run \
+         are the medians of the runs after the first (the steady state, as a Criterion-style \
+         benchmark measures), and first run is the first, in a process that had run nothing \
+         yet (it also pays for the process's page faults, code loading and lazy \
+         initialisation). Above it, the graph is built and run once.\n",
         options.repeat,
         if options.repeat == 1 { "" } else { "es" },
+        options.warm_runs + 1,
+        if options.warm_runs == 0 { "" } else { "s" },
     ));
     if options.workloads.contains(&Workload::Mapped) {
         out.push_str(
@@ -208,11 +214,16 @@ fn plan(options: &Options) -> Vec<(Config, Option<String>)> {
         for &size in &options.sizes {
             for &runtime in &options.runtimes {
                 for &system in &options.systems {
+                    let warm_runs = match size <= WARM_MAX_SIZE {
+                        true => options.warm_runs,
+                        false => 0,
+                    };
                     let config = Config {
                         system,
                         workload,
                         size,
                         runtime,
+                        warm_runs,
                     };
                     let skip = system
                         .unsupported(workload)
@@ -241,7 +252,7 @@ fn header(options: &Options) -> String {
         "## flowcore benchmark\n\n\
          - machine: {}\n\
          - date: {}\n\
-         - command: `cargo run --release -p flowcore-bench -- --sizes {} --runtimes {} --systems {} --workloads {} --repeat {} --max-dagrs-size {} --timeout {}`\n\
+         - command: `cargo run --release -p flowcore-bench -- --sizes {} --runtimes {} --systems {} --workloads {} --repeat {} --warm-runs {} --max-dagrs-size {} --timeout {}`\n\
          - runtimes: current = `new_current_thread()`, multi = `new_multi_thread().worker_threads(2)`; \
            the graph is built and run inside `block_on`\n\
          - layered seed: {LAYERED_SEED:#x}; dagrs only up to N = {}\n\n",
@@ -270,6 +281,7 @@ fn header(options: &Options) -> String {
                 .collect()
         ),
         options.repeat,
+        options.warm_runs,
         options.max_dagrs_size,
         options.timeout.as_secs(),
         options.max_dagrs_size,
@@ -285,6 +297,7 @@ fn results_table(rows: &[Row]) -> Table {
         ("system", false),
         ("build ms", true),
         ("run ms", true),
+        ("first run ms", true),
         ("µs/task", true),
         ("peak KB/task", true),
         ("note", false),
@@ -302,10 +315,16 @@ fn results_table(rows: &[Row]) -> Table {
             config.runtime.to_string(),
             config.system.to_string(),
         ];
-        match row.measured() {
-            Some((build, run, peak_bytes)) => {
+        match row.outcome {
+            Outcome::Measured {
+                build,
+                run,
+                first_run,
+                peak_bytes,
+            } => {
                 cells.push(format!("{:.2}", ms(build)));
                 cells.push(format!("{:.2}", ms(run)));
+                cells.push(format!("{:.2}", ms(first_run)));
                 cells.push(format!("{:.3}", row.us_per_task().unwrap_or(0.0)));
                 cells.push(format!(
                     "{:.3}",
@@ -313,8 +332,8 @@ fn results_table(rows: &[Row]) -> Table {
                 ));
                 cells.push(String::new());
             }
-            None => {
-                cells.extend(["-", "-", "-", "-"].map(str::to_string));
+            _ => {
+                cells.extend(["-", "-", "-", "-", "-"].map(str::to_string));
                 cells.push(describe(&row.outcome));
             }
         }
@@ -331,30 +350,33 @@ fn ratio_table(rows: &[Row], options: &Options) -> Table {
         ("flowcore µs/task", true),
         ("tokio µs/task", true),
         ("flowcore / tokio", true),
+        ("first run: flowcore / tokio", true),
     ]);
     let find = |system: System, workload: Workload, size: usize, runtime: Runtime| {
         rows.iter().find(|row| {
-            row.config
-                == Config {
-                    system,
-                    workload,
-                    size,
-                    runtime,
-                }
+            let config = &row.config;
+            (config.system, config.workload, config.size, config.runtime)
+                == (system, workload, size, runtime)
         })
     };
     for &workload in &options.workloads {
         for &size in &options.sizes {
             for &runtime in &options.runtimes {
-                let flowcore =
-                    find(System::Flowcore, workload, size, runtime).and_then(Row::us_per_task);
-                let tokio = find(System::Tokio, workload, size, runtime).and_then(Row::us_per_task);
+                let flowcore_row = find(System::Flowcore, workload, size, runtime);
+                let tokio_row = find(System::Tokio, workload, size, runtime);
+                let flowcore = flowcore_row.and_then(Row::us_per_task);
+                let tokio = tokio_row.and_then(Row::us_per_task);
                 let show = |us: Option<f64>| us.map_or("-".to_string(), |us| format!("{us:.3}"));
-                let ratio = match (flowcore, tokio) {
+                let ratio = |flowcore: Option<f64>, tokio: Option<f64>| match (flowcore, tokio) {
                     (Some(flowcore), Some(tokio)) if tokio > 0.0 => {
                         format!("{:.2}x", flowcore / tokio)
                     }
                     _ => "n/a".to_string(),
+                };
+                let first = |row: Option<&Row>| row.and_then(Row::first_run).map(ms);
+                let first_ratio = match size <= WARM_MAX_SIZE && options.warm_runs > 0 {
+                    true => ratio(first(flowcore_row), first(tokio_row)),
+                    false => "same".to_string(),
                 };
                 table.push(vec![
                     workload.to_string(),
@@ -362,7 +384,8 @@ fn ratio_table(rows: &[Row], options: &Options) -> Table {
                     runtime.to_string(),
                     show(flowcore),
                     show(tokio),
-                    ratio,
+                    ratio(flowcore, tokio),
+                    first_ratio,
                 ]);
             }
         }
@@ -391,23 +414,13 @@ fn medians(repeats: &[Measurement]) -> Outcome {
     if repeats.is_empty() {
         return Outcome::Failed("no repeats".to_string());
     }
-    let median_u128 = |mut values: Vec<u128>| -> u128 {
-        values.sort_unstable();
-        let mid = values.len() / 2;
-        if values.len() % 2 == 1 {
-            values[mid]
-        } else {
-            (values[mid - 1] + values[mid]) / 2
-        }
-    };
-    let nanos = |pick: fn(&Measurement) -> Duration| {
-        let median = median_u128(repeats.iter().map(|m| pick(m).as_nanos()).collect());
-        Duration::from_nanos(u64::try_from(median).unwrap_or(u64::MAX))
-    };
+    let of = |pick: fn(&Measurement) -> Duration| median_duration(repeats.iter().map(pick));
+    let peak = median(repeats.iter().map(|m| u128::from(m.peak_bytes)).collect());
     Outcome::Measured {
-        build: nanos(|m| m.build),
-        run: nanos(|m| m.run),
-        peak_bytes: median_u128(repeats.iter().map(|m| u128::from(m.peak_bytes)).collect()) as u64,
+        build: of(|m| m.build),
+        run: of(|m| m.run),
+        first_run: of(|m| m.first_run),
+        peak_bytes: u64::try_from(peak).unwrap_or(u64::MAX),
     }
 }
 
@@ -487,6 +500,7 @@ mod tests {
             tasks: 10,
             build: Duration::from_nanos(build_ns),
             run: Duration::from_nanos(run_ns),
+            first_run: Duration::from_nanos(run_ns * 3),
             peak_bytes,
             peak_reset: true,
             digest: 10,
@@ -504,10 +518,12 @@ mod tests {
             Outcome::Measured {
                 build,
                 run,
+                first_run,
                 peak_bytes,
             } => {
                 assert_eq!(build, Duration::from_nanos(2));
                 assert_eq!(run, Duration::from_nanos(20));
+                assert_eq!(first_run, Duration::from_nanos(60));
                 assert_eq!(peak_bytes, 600);
             }
             other => panic!("{other:?}"),

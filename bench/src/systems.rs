@@ -1,6 +1,7 @@
 //! The systems under test: flowcore, a hand-written tokio baseline and dagrs.
 
 use std::fmt;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::dag::{Graph, Workload};
@@ -61,13 +62,7 @@ impl System {
             (System::Dagrs, Graph::Dag(dag)) => dagrs_graph::run(dag).await,
             (System::Dagrs, Graph::Mapped(_)) => Err(dagrs_graph::NO_MAPPING.to_string()),
             (System::FlowcoreTracingOff, graph) => {
-                // Each measurement is a process of its own, so a global subscriber is fine,
-                // and unlike a scoped one it reaches the runtime's worker threads.
-                let subscriber = tracing_subscriber::fmt()
-                    .with_max_level(tracing_subscriber::filter::LevelFilter::OFF)
-                    .finish();
-                tracing::subscriber::set_global_default(subscriber)
-                    .map_err(|error| format!("installing the tracing subscriber: {error}"))?;
+                install_tracing_off()?;
                 match graph {
                     Graph::Dag(dag) => flowcore_flow::run(dag).await,
                     Graph::Mapped(mapped) => flowcore_flow::run_mapped(mapped).await,
@@ -75,6 +70,23 @@ impl System {
             }
         }
     }
+}
+
+/// Installs, once per process, a global tracing subscriber whose level filter is off.
+///
+/// Each measurement is a process of its own, so a global subscriber is fine, and unlike a
+/// scoped one it reaches the runtime's worker threads.
+fn install_tracing_off() -> Result<(), String> {
+    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+    INSTALLED
+        .get_or_init(|| {
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing_subscriber::filter::LevelFilter::OFF)
+                .finish();
+            tracing::subscriber::set_global_default(subscriber)
+                .map_err(|error| format!("installing the tracing subscriber: {error}"))
+        })
+        .clone()
 }
 
 impl fmt::Display for System {
