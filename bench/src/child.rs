@@ -101,7 +101,7 @@ fn measure(config: Config) -> Result<Measurement, String> {
         let peak_reset = machine::reset_peak_rss();
         let start = machine::rss_bytes()?;
         let first = config.system.run(&graph).await?;
-        let mut warm = Vec::with_capacity(config.warm_runs);
+        let mut warm = Vec::new();
         for run in 1..=config.warm_runs {
             let timings = config.system.run(&graph).await?;
             if timings.digest != first.digest {

@@ -19,9 +19,9 @@ options:
                          flowcore-tracing-off (flowcore under a subscriber that wants nothing)
   --workloads LIST       chain, fanout, layered, mapped (default all four)
   --repeat K             child processes per measurement; the median is shown (default 3)
-  --warm-runs K          for N up to 10000, runs after the first in each child process:
-                         their median is the run time, the first run is shown apart
-                         (default 5; larger sizes are run once)
+  --warm-runs K          for N up to 10000, builds and runs after the first in each child
+                         process: their medians are the build and run times, the first
+                         run is shown apart (default 5; larger sizes are run once)
   --max-dagrs-size N     skip dagrs above this N (default 100000)
   --timeout SECS         kill a child after this long (default 300)
   --smoke                the same as --sizes 1000 --repeat 1 --warm-runs 1, for CI

@@ -149,20 +149,30 @@ pub(crate) fn main(options: Options) -> u8 {
         out.push('\n');
     }
     out.push_str(&format!(
-        "Each row is the median of {} child process{} (build, run and memory each on its own). \
-         build: making the graph; run: executing it until every task finished; \
-         µs/task: run time / tasks; peak KB/task: peak resident memory (VmHWM) during build \
-         and run less the resident memory before the build, / tasks (1 KB = 1024 bytes).\n\
-         Up to N = {WARM_MAX_SIZE}, each child builds and runs the graph {} time{}: build and run \
-         are the medians of the runs after the first (the steady state, as a Criterion-style \
-         benchmark measures), and first run is the first, in a process that had run nothing \
-         yet (it also pays for the process's page faults, code loading and lazy \
-         initialisation). Above it, the graph is built and run once.\n",
+        "Each row is the median of {} child process{} (build, run, first run and memory each \
+         on its own). build: making the graph; run: executing it until every task finished; \
+         µs/task: run time / tasks; peak KB/task: peak resident memory (VmHWM) during every \
+         build and run of the child less the resident memory before the first build, / tasks \
+         (1 KB = 1024 bytes).\n",
         options.repeat,
         if options.repeat == 1 { "" } else { "es" },
-        options.warm_runs + 1,
-        if options.warm_runs == 0 { "" } else { "s" },
     ));
+    let warm = options.warm_runs > 0 && options.sizes.iter().any(|&n| n <= WARM_MAX_SIZE);
+    if warm {
+        out.push_str(&format!(
+            "Up to N = {WARM_MAX_SIZE}, each child builds and runs the graph {} times: build and \
+             run are the medians of the {} builds and runs after the first (the steady state, \
+             as a Criterion-style benchmark measures), and first run is the run of the first \
+             time, whose build came just before it in a process that had run nothing yet (so \
+             it also pays for the process's page faults, code loading and lazy \
+             initialisation). Larger graphs are built and run once; their first run is their \
+             run.\n",
+            options.warm_runs + 1,
+            options.warm_runs,
+        ));
+    } else {
+        out.push_str("Each child builds and runs the graph once.\n");
+    }
     if options.workloads.contains(&Workload::Mapped) {
         out.push_str(
             "mapped: tasks = N + 1 (the source and one child per item); the children are made \
