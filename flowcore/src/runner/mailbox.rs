@@ -93,6 +93,12 @@ mod tests {
         }
     }
 
+    /// A waker, and how many times it was woken.
+    fn counting_waker() -> (Waker, Arc<CountWakes>) {
+        let wakes = Arc::new(CountWakes(AtomicUsize::new(0)));
+        (Waker::from(wakes.clone()), wakes)
+    }
+
     #[test]
     fn taking_moves_every_message_sent_in_order() {
         let mailbox = Mailbox::new();
@@ -108,8 +114,7 @@ mod tests {
     #[test]
     fn a_waiting_taker_is_woken_by_the_next_message_once() {
         let mailbox = Mailbox::new();
-        let wakes = Arc::new(CountWakes(AtomicUsize::new(0)));
-        let waker = Waker::from(wakes.clone());
+        let (waker, wakes) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         let mut taken = VecDeque::new();
         assert!(mailbox.poll_take(&mut taken, &mut cx).is_pending());
@@ -125,8 +130,7 @@ mod tests {
     #[test]
     fn a_taker_that_does_not_wait_is_not_woken() {
         let mailbox = Mailbox::new();
-        let wakes = Arc::new(CountWakes(AtomicUsize::new(0)));
-        let waker = Waker::from(wakes.clone());
+        let (waker, wakes) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         let mut taken = VecDeque::new();
         mailbox.send(1);
