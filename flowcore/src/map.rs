@@ -170,6 +170,10 @@ pub(crate) struct MapInfo {
     pub(crate) first: u32,
     pub(crate) len: u32,
     pub(crate) pending: u32,
+    /// Whether every child runs as far as its trigger goes: the task has the default
+    /// trigger and skip propagation, no child reads a state of its own (no mapping over
+    /// a mapped task), and the upstream states, the same for every child, let it run.
+    pub(crate) children_run: bool,
 }
 
 impl MapInfo {

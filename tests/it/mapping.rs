@@ -83,6 +83,25 @@ async fn unmapped_arguments_are_passed_whole_and_values_can_be_mapped() {
 }
 
 #[tokio::test]
+async fn a_failed_argument_passed_whole_fails_every_childs_trigger() {
+    #[task]
+    async fn broken_factor() -> Result<u32, String> {
+        Err("no factor".to_string())
+    }
+    let mut flow = Flow::new("map");
+    let factor = flow.add(broken_factor());
+    let scaled = flow.map(scale(each(vec![1, 2, 3]), factor));
+    let report = run(&flow).await;
+    // The task maps (its items are known); each child's trigger sees the failed factor.
+    report
+        .check(scaled)
+        .is(Mapped)
+        .message("Mapped over 3 items: 3 TriggerFailed.");
+    assert_eq!(kinds(report.children(scaled)), [TriggerFailed; 3]);
+    report.check("scale[2]").is(TriggerFailed).attempts(0);
+}
+
+#[tokio::test]
 async fn several_mapped_arguments_zip_to_the_shortest() {
     let mut flow = Flow::new("map");
     let long = flow.add(numbers(5));

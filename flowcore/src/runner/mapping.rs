@@ -10,7 +10,7 @@ use crate::map::MapInfo;
 use crate::pipeline;
 use crate::report::{PAUSED_BY_BODY, RESUMED, RunReport};
 use crate::state::{State, StateKind};
-use crate::trigger::Trigger;
+use crate::trigger::{Trigger, Verdict};
 
 use super::attempt::{Attempts, TaskSpan};
 
@@ -69,6 +69,22 @@ impl RunReport {
         self.log.reserve(len as usize * 2);
         attempts.grow(total);
         let node = &self.flow.nodes[task as usize];
+        let children_run = {
+            let options = &node.options;
+            let per_child = node.edges.iter().any(|edge| {
+                edge.each.is_some() && edge.batch == 0 && self.maps.contains_key(&edge.upstream)
+            });
+            let upstream = self.graph.upstream.of(task);
+            !per_child
+                && matches!(options.trigger, Trigger::AllSuccessful)
+                && options.skip_on_upstream_skip
+                && matches!(
+                    pipeline::before_run_default(
+                        upstream.iter().map(|&up| &self.states[up as usize])
+                    ),
+                    Verdict::Run
+                )
+        };
         if let Some(limit) = node
             .options
             .limits
@@ -85,6 +101,7 @@ impl RunReport {
                 first,
                 len,
                 pending: len,
+                children_run,
             },
         );
         if len == 0 {
@@ -107,6 +124,10 @@ impl RunReport {
         let flags = self.flags[idx];
         if flags & PAUSED_BY_BODY != 0 {
             self.flags[idx] &= !PAUSED_BY_BODY;
+            return self.start_attempt(slot, None, span, attempts);
+        }
+        if flags == 0 && self.maps.get(&task).is_some_and(|map| map.children_run) {
+            // The verdict was taken once for all the children, when the task mapped.
             return self.start_attempt(slot, None, span, attempts);
         }
         let (states, maps) = (&self.states, &self.maps);
