@@ -19,9 +19,10 @@ options:
                          flowcore-tracing-off (flowcore under a subscriber that wants nothing)
   --workloads LIST       chain, fanout, layered, mapped (default all four)
   --repeat K             child processes per measurement; the median is shown (default 3)
-  --warm-runs K          for N up to 10000, builds and runs after the first in each child
+  --warm-runs K|auto     for N up to 10000, builds and runs after the first in each child
                          process: their medians are the build and run times, the first
-                         run is shown apart (default 5; larger sizes are run once)
+                         run is shown apart (default auto: enough runs for 200000 tasks,
+                         at least 5, so 200 at N = 1000; larger sizes are run once)
   --max-dagrs-size N     skip dagrs above this N (default 100000)
   --timeout SECS         kill a child after this long (default 300)
   --smoke                the same as --sizes 1000 --repeat 1 --warm-runs 1, for CI
@@ -45,6 +46,42 @@ const DEFAULT_SIZES: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
 /// The largest size run again after its first run: above it a first run is long enough
 /// for the process's start (page faults, code loaded, lazy initialisation) not to matter.
 pub(crate) const WARM_MAX_SIZE: usize = 10_000;
+
+/// With `--warm-runs auto`, the warm runs of a child add up to at least this many tasks,
+/// so that the median of a small graph's runs is steady: a few runs of 1,000 tasks last
+/// a few milliseconds, as long as the machine's hiccups.
+pub(crate) const WARM_TASKS: usize = 200_000;
+
+/// The fewest warm runs `--warm-runs auto` makes.
+const MIN_WARM_RUNS: usize = 5;
+
+/// How many runs follow the first in each child process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WarmRuns {
+    /// Enough for [`WARM_TASKS`] tasks, at least [`MIN_WARM_RUNS`].
+    Auto,
+    Fixed(usize),
+}
+
+impl WarmRuns {
+    /// The warm runs of a graph of `size` tasks: none above [`WARM_MAX_SIZE`].
+    pub(crate) fn for_size(self, size: usize) -> usize {
+        match self {
+            _ if size > WARM_MAX_SIZE => 0,
+            WarmRuns::Auto => (WARM_TASKS / size.max(1)).max(MIN_WARM_RUNS),
+            WarmRuns::Fixed(runs) => runs,
+        }
+    }
+}
+
+impl fmt::Display for WarmRuns {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WarmRuns::Auto => f.write_str("auto"),
+            WarmRuns::Fixed(runs) => write!(f, "{runs}"),
+        }
+    }
+}
 
 /// A tokio runtime flavor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,7 +162,7 @@ pub(crate) struct Options {
     pub(crate) workloads: Vec<Workload>,
     pub(crate) repeat: usize,
     /// Runs after the first in each child, for sizes up to [`WARM_MAX_SIZE`].
-    pub(crate) warm_runs: usize,
+    pub(crate) warm_runs: WarmRuns,
     pub(crate) max_dagrs_size: usize,
     pub(crate) timeout: Duration,
 }
@@ -190,9 +227,14 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
             "--repeat" => repeat = Some(parse_count(&value("--repeat")?)?),
             "--warm-runs" => {
                 let text = value("--warm-runs")?;
-                let runs = text.parse::<usize>().map_err(|_| {
-                    format!("--warm-runs takes a whole number (0 or more), not `{text}`")
-                })?;
+                let runs = match text.as_str() {
+                    "auto" => WarmRuns::Auto,
+                    _ => WarmRuns::Fixed(text.parse::<usize>().map_err(|_| {
+                        format!(
+                            "--warm-runs takes `auto` or a whole number (0 or more), not `{text}`"
+                        )
+                    })?),
+                };
                 warm_runs = Some(runs);
             }
             "--max-dagrs-size" => max_dagrs_size = Some(parse_count(&value("--max-dagrs-size")?)?),
@@ -220,7 +262,10 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
             workload: workloads[0],
             size: sizes[0],
             runtime: runtimes[0],
-            warm_runs: warm_runs.unwrap_or(0),
+            warm_runs: match warm_runs {
+                None => 0,
+                Some(runs) => runs.for_size(sizes[0]),
+            },
         }));
     }
 
@@ -234,7 +279,9 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
         systems: systems.unwrap_or_else(|| System::ALL.to_vec()),
         workloads: workloads.unwrap_or_else(|| Workload::ALL.to_vec()),
         repeat: repeat.or(smoke_repeat).unwrap_or(3),
-        warm_runs: warm_runs.or(smoke.then_some(1)).unwrap_or(5),
+        warm_runs: warm_runs
+            .or(smoke.then_some(WarmRuns::Fixed(1)))
+            .unwrap_or(WarmRuns::Auto),
         max_dagrs_size: max_dagrs_size.unwrap_or(100_000),
         timeout: Duration::from_secs(timeout.unwrap_or(300) as u64),
     }))
@@ -297,7 +344,7 @@ mod tests {
         assert_eq!(options.systems, System::ALL);
         assert_eq!(options.workloads, Workload::ALL);
         assert_eq!(options.repeat, 3);
-        assert_eq!(options.warm_runs, 5);
+        assert_eq!(options.warm_runs, WarmRuns::Auto);
         assert_eq!(options.max_dagrs_size, 100_000);
         assert_eq!(options.timeout, Duration::from_secs(300));
     }
@@ -318,7 +365,7 @@ mod tests {
     fn smoke_is_the_smallest_size_once_unless_overridden() {
         let options = bench("--smoke");
         assert_eq!((options.sizes, options.repeat), (vec![1000], 1));
-        assert_eq!(options.warm_runs, 1);
+        assert_eq!(options.warm_runs, WarmRuns::Fixed(1));
         let options = bench("--repeat 2 --smoke");
         assert_eq!((options.sizes, options.repeat), (vec![1000], 2));
     }
@@ -332,7 +379,28 @@ mod tests {
         assert!(parse(args("--frobnicate")).is_err());
         assert!(parse(args("--child --systems tokio")).is_err());
         assert!(parse(args("--warm-runs -1")).is_err());
-        assert_eq!(bench("--warm-runs 0").warm_runs, 0);
+        assert!(parse(args("--warm-runs many")).is_err());
+        assert_eq!(bench("--warm-runs 0").warm_runs, WarmRuns::Fixed(0));
+        assert_eq!(bench("--warm-runs auto").warm_runs, WarmRuns::Auto);
+    }
+
+    #[test]
+    fn auto_warm_runs_add_up_to_the_warm_tasks_and_stop_above_the_warm_sizes() {
+        assert_eq!(WarmRuns::Auto.for_size(1_000), 200);
+        assert_eq!(WarmRuns::Auto.for_size(10_000), 20);
+        assert_eq!(WarmRuns::Auto.for_size(100_000), 0);
+        assert_eq!(WarmRuns::Auto.for_size(5_000), 40);
+        assert_eq!(WarmRuns::Fixed(7).for_size(1_000), 7);
+        assert_eq!(WarmRuns::Fixed(7).for_size(20_000), 0);
+        // A child told `auto` for its one size runs what the parent would have asked.
+        match parse(args(
+            "--child --systems tokio --workloads chain --sizes 1000 --runtimes current --warm-runs auto",
+        ))
+        .unwrap()
+        {
+            Command::Child(config) => assert_eq!(config.warm_runs, 200),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -157,18 +157,24 @@ pub(crate) fn main(options: Options) -> u8 {
         options.repeat,
         if options.repeat == 1 { "" } else { "es" },
     ));
-    let warm = options.warm_runs > 0 && options.sizes.iter().any(|&n| n <= WARM_MAX_SIZE);
-    if warm {
+    // The warm runs of each size that has any, as "200 more at N = 1000".
+    let warm: Vec<String> = options
+        .sizes
+        .iter()
+        .map(|&size| (size, options.warm_runs.for_size(size)))
+        .filter(|&(_, runs)| runs > 0)
+        .map(|(size, runs)| format!("{runs} more at N = {size}"))
+        .collect();
+    if !warm.is_empty() {
         out.push_str(&format!(
-            "Up to N = {WARM_MAX_SIZE}, each child builds and runs the graph {} times: build and \
-             run are the medians of the {} builds and runs after the first (the steady state, \
-             as a Criterion-style benchmark measures), and first run is the run of the first \
-             time, whose build came just before it in a process that had run nothing yet (so \
-             it also pays for the process's page faults, code loading and lazy \
+            "Up to N = {WARM_MAX_SIZE}, each child builds and runs the graph once, then again \
+             ({}): build and run are the medians of the builds and runs after the first (the \
+             steady state, as a Criterion-style benchmark measures), and first run is the run \
+             of the first time, whose build came just before it in a process that had run \
+             nothing yet (so it also pays for the process's page faults, code loading and lazy \
              initialisation). Larger graphs are built and run once; their first run is their \
              run.\n",
-            options.warm_runs + 1,
-            options.warm_runs,
+            warm.join(", "),
         ));
     } else {
         out.push_str("Each child builds and runs the graph once.\n");
@@ -224,10 +230,7 @@ fn plan(options: &Options) -> Vec<(Config, Option<String>)> {
         for &size in &options.sizes {
             for &runtime in &options.runtimes {
                 for &system in &options.systems {
-                    let warm_runs = match size <= WARM_MAX_SIZE {
-                        true => options.warm_runs,
-                        false => 0,
-                    };
+                    let warm_runs = options.warm_runs.for_size(size);
                     let config = Config {
                         system,
                         workload,
@@ -384,7 +387,7 @@ fn ratio_table(rows: &[Row], options: &Options) -> Table {
                     _ => "n/a".to_string(),
                 };
                 let first = |row: Option<&Row>| row.and_then(Row::first_run).map(ms);
-                let first_ratio = match size <= WARM_MAX_SIZE && options.warm_runs > 0 {
+                let first_ratio = match options.warm_runs.for_size(size) > 0 {
                     true => ratio(first(flowcore_row), first(tokio_row)),
                     false => "same".to_string(),
                 };
