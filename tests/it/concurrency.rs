@@ -283,3 +283,157 @@ async fn a_timed_out_body_is_dropped_with_its_context_before_the_run_hears_of_it
         ["dropped in Some(\"hang\")", "downstream started"]
     );
 }
+
+// A task that is the only one that can run (no other is ready or running) is polled by the
+// run itself rather than spawned; these tests hold it to the rules of a spawned attempt.
+
+#[tokio::test(start_paused = true)]
+async fn a_lone_task_stopped_by_the_time_limit_is_dropped_with_its_context_before_finally_runs() {
+    use flowcore::TaskContext;
+
+    struct Guard(Arc<Mutex<Vec<String>>>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            let task = TaskContext::current().map(|ctx| ctx.task_name().to_string());
+            self.0.lock().unwrap().push(format!("dropped in {task:?}"));
+        }
+    }
+    #[task]
+    async fn hang(log: Arc<Mutex<Vec<String>>>) {
+        let _guard = Guard(log);
+        std::future::pending::<()>().await;
+    }
+    #[task]
+    async fn clean_up(log: Arc<Mutex<Vec<String>>>) {
+        log.lock().unwrap().push("finally ran".to_string());
+    }
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let mut flow = Flow::new("lone-timed-out");
+    let hung = flow.add(hang(log.clone()));
+    let cleanup = flow.add_finally(clean_up(log.clone()));
+    flow.set_timeout(Duration::from_secs(1));
+    let report = run(&flow).await;
+    assert_eq!(report.flow_state().kind(), StateKind::TimedOut);
+    assert_eq!(report.state(hung).kind(), StateKind::Cancelled);
+    assert_eq!(report.state(cleanup).kind(), StateKind::Success);
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["dropped in Some(\"hang\")", "finally ran"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panic_while_a_stopped_lone_task_is_dropped_does_not_stop_the_run() {
+    struct PanicOnDrop;
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            panic!("dropped");
+        }
+    }
+    #[task]
+    async fn hang() {
+        let _guard = PanicOnDrop;
+        std::future::pending::<()>().await;
+    }
+    #[task]
+    async fn clean_up() {}
+    let mut flow = Flow::new("panic-on-drop");
+    let hung = flow.add(hang());
+    let cleanup = flow.add_finally(clean_up());
+    flow.set_timeout(Duration::from_secs(1));
+    let report = run(&flow).await;
+    assert_eq!(report.flow_state().kind(), StateKind::TimedOut);
+    assert_eq!(report.state(hung).kind(), StateKind::Cancelled);
+    assert_eq!(report.state(cleanup).kind(), StateKind::Success);
+}
+
+#[task]
+async fn next(previous: u64) -> u64 {
+    previous + 1
+}
+
+/// A chain of `len` tasks after a first one, whose last value is `len + 1`.
+fn chain(len: usize) -> (Flow, flowcore::Handle<u64>) {
+    let mut flow = Flow::new("chain");
+    let mut last = flow.add(next(0));
+    for _ in 0..len {
+        last = flow.add(next(last));
+    }
+    (flow, last)
+}
+
+#[tokio::test]
+async fn a_long_sequence_of_tasks_lets_other_tokio_tasks_run_meanwhile() {
+    let ticks = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let ticker = tokio::spawn({
+        let ticks = ticks.clone();
+        async move {
+            loop {
+                ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    let (flow, last) = chain(5_000);
+    let report = run(&flow).await;
+    ticker.abort();
+    assert_eq!(report.result(last), Some(&5_001));
+    // On this current-thread runtime the ticker only runs when the run yields.
+    assert!(ticks.load(std::sync::atomic::Ordering::Relaxed) > 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_sequence_of_tasks_completes_on_a_multi_thread_runtime() {
+    let (flow, last) = chain(5_000);
+    let report = run(&flow).await;
+    assert_eq!(report.flow_state().kind(), StateKind::Success);
+    assert_eq!(report.result(last), Some(&5_001));
+}
+
+#[tokio::test]
+async fn a_run_cancelled_before_it_starts_does_not_run_its_lone_task() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use flowcore::CancellationToken;
+
+    #[task]
+    async fn count(ran: Arc<AtomicUsize>) {
+        ran.fetch_add(1, Ordering::Relaxed);
+    }
+    let ran = Arc::new(AtomicUsize::new(0));
+    let mut flow = Flow::new("lone-cancelled-early");
+    let only = flow.add(count(ran.clone()));
+    let token = CancellationToken::new();
+    token.cancel();
+    let report = flow.runner().cancel_on(token).run().await.unwrap();
+    assert_eq!(ran.load(Ordering::Relaxed), 0);
+    assert_eq!(report.state(only).kind(), StateKind::Cancelled);
+    assert_eq!(report.flow_state().kind(), StateKind::Cancelled);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_task_that_blocks_its_thread_does_not_hold_up_the_time_limit() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    #[task]
+    async fn block(release: Arc<AtomicBool>) {
+        // Blocks its worker (as `block_in_place` allows) until the test has its report,
+        // or for 10 s at most.
+        tokio::task::block_in_place(|| {
+            for _ in 0..10_000 {
+                if release.load(Ordering::Relaxed) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+    }
+    let release = Arc::new(AtomicBool::new(false));
+    let mut flow = Flow::new("lone-blocking");
+    let blocked = flow.add(block(release.clone()));
+    flow.set_timeout(Duration::from_millis(50));
+    let report = run(&flow).await;
+    release.store(true, Ordering::Relaxed);
+    assert_eq!(report.flow_state().kind(), StateKind::TimedOut);
+    assert_eq!(report.state(blocked).kind(), StateKind::Cancelled);
+}

@@ -91,7 +91,7 @@ impl AttemptsShared {
 }
 
 /// The attempts in flight: tokio tasks that send their completion to the coordinator's
-/// mailbox.
+/// mailbox, and at most one attempt the coordinator polls itself.
 ///
 /// Dropping it aborts every attempt still running, so a dropped run leaves nothing behind.
 pub(super) struct Attempts {
@@ -100,8 +100,38 @@ pub(super) struct Attempts {
     taken: VecDeque<Event>,
     /// The running attempt of each task, to abort it. Its `JoinHandle` is kept, not an
     /// `AbortHandle`, which would cost one more reference count per attempt.
-    pub(super) running: Vec<Option<JoinHandle<()>>>,
-    pub(super) in_flight: usize,
+    running: Vec<Option<JoinHandle<()>>>,
+    /// The attempt polled by the coordinator instead of spawned, see [`Attempts::may_inline`].
+    inline: Option<Inline>,
+    /// Set by the coordinator while it decides a task that is the only one it can run: no
+    /// attempt is in flight and no other task is ready. An attempt started then without
+    /// timers or slots is polled by the coordinator itself, because nothing else could run
+    /// beside it (every other task waits for it): a sequence of tasks then costs no spawn,
+    /// no wake and no trip between workers per task.
+    pub(super) may_inline: bool,
+    /// An inline attempt was made and not yet polled.
+    new_inline: bool,
+    in_flight: usize,
+}
+
+/// An attempt polled by the coordinator.
+struct Inline {
+    task: u32,
+    /// `None` once it ended: its completion is then in the mailbox.
+    future: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+impl Drop for Inline {
+    fn drop(&mut self) {
+        // An aborted body's drop code runs here, in the coordinator, rather than in a
+        // tokio task: a panic in it must not unwind out of the run.
+        if let Some(future) = self.future.take() {
+            let dropped = std::panic::catch_unwind(AssertUnwindSafe(move || drop(future)));
+            if dropped.is_err() {
+                tracing::warn!("an aborted task's body panicked while it was dropped");
+            }
+        }
+    }
 }
 
 impl Attempts {
@@ -115,14 +145,39 @@ impl Attempts {
             }),
             taken: VecDeque::new(),
             running,
+            inline: None,
+            may_inline: false,
+            new_inline: false,
             in_flight: 0,
         }
+    }
+
+    /// Whether an inline attempt was made since the last call, so that the coordinator can
+    /// check whether the run was interrupted before the attempt's body first runs.
+    pub(super) fn take_new_inline(&mut self) -> bool {
+        std::mem::take(&mut self.new_inline)
+    }
+
+    /// How many attempts have not yet been seen to end.
+    pub(super) fn in_flight(&self) -> usize {
+        self.in_flight
     }
 
     /// Spawns an attempt, which sends its completion itself.
     pub(super) fn spawn(&mut self, task: u32, attempt: impl Future<Output = ()> + Send + 'static) {
         let handle = tokio::spawn(attempt);
         self.running[task as usize] = Some(handle);
+        self.in_flight += 1;
+    }
+
+    /// Keeps an attempt to be polled by the coordinator; it sends its completion itself.
+    fn run_inline(&mut self, task: u32, attempt: impl Future<Output = ()> + Send + 'static) {
+        self.may_inline = false;
+        self.new_inline = true;
+        self.inline = Some(Inline {
+            task,
+            future: Some(Box::pin(attempt)),
+        });
         self.in_flight += 1;
     }
 
@@ -135,6 +190,12 @@ impl Attempts {
         // Like a channel's receiver, taking an event counts against the task's budget, so
         // that a stream of events cannot keep the coordinator from yielding.
         let coop = ready!(tokio::task::coop::poll_proceed(cx));
+        if let Some(inline) = &mut self.inline
+            && let Some(future) = &mut inline.future
+            && future.as_mut().poll(cx).is_ready()
+        {
+            inline.future = None;
+        }
         loop {
             if self.in_flight == 0 {
                 return Poll::Ready(None);
@@ -157,6 +218,17 @@ impl Attempts {
             Event::Done(done) => done.task,
             Event::Started { task, .. } => *task,
         };
+        if self
+            .inline
+            .as_ref()
+            .is_some_and(|inline| inline.task == task)
+        {
+            if let Event::Done(_) = &event {
+                self.inline = None;
+                self.in_flight -= 1;
+            }
+            return Some(event);
+        }
         let running = &mut self.running[task as usize];
         running.as_ref()?;
         if let Event::Done(_) = &event {
@@ -187,7 +259,14 @@ impl Attempts {
 
     /// Aborts the running attempt of `task`, if any; its events are ignored from now on.
     pub(super) fn abort(&mut self, task: u32) {
-        if let Some(handle) = self.running[task as usize].take() {
+        if self
+            .inline
+            .as_ref()
+            .is_some_and(|inline| inline.task == task)
+        {
+            self.inline = None;
+            self.in_flight -= 1;
+        } else if let Some(handle) = self.running[task as usize].take() {
             handle.abort();
             self.in_flight -= 1;
         }
@@ -235,7 +314,12 @@ impl Launch<'_> {
         let task = attempt.task;
         if timing.is_none() {
             // The common case gets a smaller future, without room for timers or slots.
-            attempts.spawn(task, attempt.run(fut));
+            let attempt = attempt.run(fut);
+            if attempts.may_inline && attempts.in_flight == 0 {
+                attempts.run_inline(task, attempt);
+            } else {
+                attempts.spawn(task, attempt);
+            }
         } else {
             attempts.spawn(task, attempt.run_timed(fut, timing));
         }

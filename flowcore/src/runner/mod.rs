@@ -1,7 +1,9 @@
 //! The runner: drives a flow run on tokio, starting each task as soon as its upstream tasks finish.
 //!
 //! One coordinator (the future of `Flow::run`) owns every task's state and result; task
-//! attempts run as tokio tasks and send their outcome back to its mailbox. Readiness is counted:
+//! attempts run as tokio tasks and send their outcome back to its mailbox (the attempt of a
+//! task that is the only one that can run is polled by the coordinator itself, see
+//! `Attempts::may_inline`). Readiness is counted:
 //! each finished task decrements its downstream tasks' counters, and a task whose counter
 //! reaches zero is ready; ready tasks are decided (skip propagation, trigger, then run) in
 //! batches, in the order they became ready and within a batch in the order they were added.
@@ -112,9 +114,17 @@ impl RunReport {
         // visits their state in memory order, and starts a mapped task's children in
         // item order.
         let mut batch: Vec<u32> = Vec::new();
+        // On a multi-thread runtime a body that blocks its thread must not keep the run from
+        // stopping at its time limit or cancellation: there an interruptible run spawns
+        // every attempt, so that the coordinator stays free on another worker.
+        let current_thread = matches!(
+            tokio::runtime::Handle::current().runtime_flavor(),
+            tokio::runtime::RuntimeFlavor::CurrentThread
+        );
         loop {
             if !draining {
-                self.decide_window(&mut batch, &mut attempts);
+                let inline = current_thread || !self.interruptible(&timer);
+                self.decide_window(&mut batch, &mut attempts, inline);
                 if !batch.is_empty() || !self.ready.is_empty() {
                     // A run interrupted meanwhile stops here, before the attempts just
                     // started get to run.
@@ -125,6 +135,10 @@ impl RunReport {
                     // wide fan-out does not hold every attempt in memory at once.
                     tokio::task::yield_now().await;
                     draining = true;
+                } else if attempts.take_new_inline() && self.stop_if_due(&mut timer, &mut attempts)
+                {
+                    // Likewise for an attempt the coordinator is about to poll itself.
+                    continue;
                 }
             }
             let event = if draining {
@@ -179,8 +193,9 @@ impl RunReport {
     }
 
     /// Decides up to [`DECISION_WINDOW`] ready tasks: those of `batch`, then the tasks that
-    /// became ready since, as the next batch, lowest index first.
-    fn decide_window(&mut self, batch: &mut Vec<u32>, attempts: &mut Attempts) {
+    /// became ready since, as the next batch, lowest index first. With `inline`, a task
+    /// that is the only one that can run gets an attempt polled by the coordinator.
+    fn decide_window(&mut self, batch: &mut Vec<u32>, attempts: &mut Attempts, inline: bool) {
         for _ in 0..DECISION_WINDOW {
             if batch.is_empty() {
                 if self.ready.is_empty() {
@@ -190,7 +205,12 @@ impl RunReport {
                 batch.sort_unstable_by(|a, b| b.cmp(a));
             }
             if let Some(task) = batch.pop() {
+                attempts.may_inline = inline
+                    && batch.is_empty()
+                    && self.ready.is_empty()
+                    && attempts.in_flight() == 0;
                 self.decide(task, attempts);
+                attempts.may_inline = false;
             }
         }
     }
