@@ -229,43 +229,54 @@ async fn a_task_that_becomes_ready_later_starts_after_those_already_waiting() {
     assert_eq!(log[1099], "early-1099");
 }
 
-#[tokio::test]
-async fn a_run_cancelled_before_it_starts_runs_none_of_a_wide_fan_out() {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+#[task]
+async fn count(ran: Arc<std::sync::atomic::AtomicUsize>) {
+    ran.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
 
-    use flowcore::CancellationToken;
-
-    #[task]
-    async fn count(ran: Arc<AtomicUsize>) {
-        ran.fetch_add(1, Ordering::Relaxed);
-    }
-    let ran = Arc::new(AtomicUsize::new(0));
-    let mut flow = Flow::new("wide-cancelled-early");
-    let tasks: Vec<_> = (0..3000).map(|_| flow.add(count(ran.clone()))).collect();
-    let token = CancellationToken::new();
+/// Runs `tasks` independent tasks under a token cancelled before the run starts: how many
+/// of their bodies ran, the report and the tasks.
+async fn run_cancelled_before_start(
+    tasks: usize,
+) -> (usize, flowcore::RunReport, Vec<flowcore::Handle<()>>) {
+    let ran = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut flow = Flow::new("cancelled-early");
+    let tasks: Vec<_> = (0..tasks).map(|_| flow.add(count(ran.clone()))).collect();
+    let token = flowcore::CancellationToken::new();
     token.cancel();
     let report = flow.runner().cancel_on(token).run().await.unwrap();
-    assert_eq!(ran.load(Ordering::Relaxed), 0);
+    (
+        ran.load(std::sync::atomic::Ordering::Relaxed),
+        report,
+        tasks,
+    )
+}
+
+#[tokio::test]
+async fn a_run_cancelled_before_it_starts_runs_none_of_a_wide_fan_out() {
+    let (ran, report, tasks) = run_cancelled_before_start(3000).await;
+    assert_eq!(ran, 0);
     for task in tasks {
         assert_eq!(report.state(task).kind(), StateKind::Cancelled);
     }
     assert_eq!(report.flow_state().kind(), StateKind::Cancelled);
 }
 
+/// Logs, when dropped, the task whose context it was dropped in.
+struct ContextGuard(Arc<Mutex<Vec<String>>>);
+
+impl Drop for ContextGuard {
+    fn drop(&mut self) {
+        let task = flowcore::TaskContext::current().map(|ctx| ctx.task_name().to_string());
+        self.0.lock().unwrap().push(format!("dropped in {task:?}"));
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_timed_out_body_is_dropped_with_its_context_before_the_run_hears_of_it() {
-    use flowcore::TaskContext;
-
-    struct Guard(Arc<Mutex<Vec<String>>>);
-    impl Drop for Guard {
-        fn drop(&mut self) {
-            let task = TaskContext::current().map(|ctx| ctx.task_name().to_string());
-            self.0.lock().unwrap().push(format!("dropped in {task:?}"));
-        }
-    }
     #[task(timeout = "1s")]
     async fn hang(log: Arc<Mutex<Vec<String>>>) {
-        let _guard = Guard(log);
+        let _guard = ContextGuard(log);
         std::future::pending::<()>().await;
     }
     #[task(trigger = always_run)]
@@ -289,18 +300,9 @@ async fn a_timed_out_body_is_dropped_with_its_context_before_the_run_hears_of_it
 
 #[tokio::test(start_paused = true)]
 async fn a_lone_task_stopped_by_the_time_limit_is_dropped_with_its_context_before_finally_runs() {
-    use flowcore::TaskContext;
-
-    struct Guard(Arc<Mutex<Vec<String>>>);
-    impl Drop for Guard {
-        fn drop(&mut self) {
-            let task = TaskContext::current().map(|ctx| ctx.task_name().to_string());
-            self.0.lock().unwrap().push(format!("dropped in {task:?}"));
-        }
-    }
     #[task]
     async fn hang(log: Arc<Mutex<Vec<String>>>) {
-        let _guard = Guard(log);
+        let _guard = ContextGuard(log);
         std::future::pending::<()>().await;
     }
     #[task]
@@ -392,22 +394,9 @@ async fn a_long_sequence_of_tasks_completes_on_a_multi_thread_runtime() {
 
 #[tokio::test]
 async fn a_run_cancelled_before_it_starts_does_not_run_its_lone_task() {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    use flowcore::CancellationToken;
-
-    #[task]
-    async fn count(ran: Arc<AtomicUsize>) {
-        ran.fetch_add(1, Ordering::Relaxed);
-    }
-    let ran = Arc::new(AtomicUsize::new(0));
-    let mut flow = Flow::new("lone-cancelled-early");
-    let only = flow.add(count(ran.clone()));
-    let token = CancellationToken::new();
-    token.cancel();
-    let report = flow.runner().cancel_on(token).run().await.unwrap();
-    assert_eq!(ran.load(Ordering::Relaxed), 0);
-    assert_eq!(report.state(only).kind(), StateKind::Cancelled);
+    let (ran, report, tasks) = run_cancelled_before_start(1).await;
+    assert_eq!(ran, 0);
+    assert_eq!(report.state(tasks[0]).kind(), StateKind::Cancelled);
     assert_eq!(report.flow_state().kind(), StateKind::Cancelled);
 }
 
