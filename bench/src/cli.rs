@@ -50,7 +50,7 @@ pub(crate) const WARM_MAX_SIZE: usize = 10_000;
 /// With `--warm-runs auto`, the warm runs of a child add up to at least this many tasks,
 /// so that the median of a small graph's runs is steady: a few runs of 1,000 tasks last
 /// a few milliseconds, as long as the machine's hiccups.
-pub(crate) const WARM_TASKS: usize = 200_000;
+const WARM_TASKS: usize = 200_000;
 
 /// The fewest warm runs `--warm-runs auto` makes.
 const MIN_WARM_RUNS: usize = 5;

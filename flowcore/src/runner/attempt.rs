@@ -103,11 +103,11 @@ pub(super) struct Attempts {
     running: Vec<Option<JoinHandle<()>>>,
     /// The attempt polled by the coordinator instead of spawned, see [`Attempts::may_inline`].
     inline: Option<Inline>,
-    /// Set by the coordinator while it decides a task that is the only one it can run: no
-    /// attempt is in flight and no other task is ready. An attempt started then without
-    /// timers or slots is polled by the coordinator itself, because nothing else could run
-    /// beside it (every other task waits for it): a sequence of tasks then costs no spawn,
-    /// no wake and no trip between workers per task.
+    /// Set by the coordinator while it decides a task when no other task is ready. An
+    /// attempt started then without timers or slots, while no other attempt is in flight,
+    /// is the only one the run can run, and is polled by the coordinator itself: nothing
+    /// else could run beside it (every other task waits for it), and a sequence of tasks
+    /// then costs no spawn, no wake and no trip between workers per task.
     pub(super) may_inline: bool,
     /// An inline attempt was made and not yet polled.
     new_inline: bool,
@@ -158,16 +158,18 @@ impl Attempts {
         std::mem::take(&mut self.new_inline)
     }
 
-    /// How many attempts have not yet been seen to end.
-    pub(super) fn in_flight(&self) -> usize {
-        self.in_flight
-    }
-
     /// Spawns an attempt, which sends its completion itself.
     pub(super) fn spawn(&mut self, task: u32, attempt: impl Future<Output = ()> + Send + 'static) {
         let handle = tokio::spawn(attempt);
         self.running[task as usize] = Some(handle);
         self.in_flight += 1;
+    }
+
+    /// Whether the coordinator polls `task`'s attempt itself.
+    fn is_inline(&self, task: u32) -> bool {
+        self.inline
+            .as_ref()
+            .is_some_and(|inline| inline.task == task)
     }
 
     /// Keeps an attempt to be polled by the coordinator; it sends its completion itself.
@@ -218,11 +220,7 @@ impl Attempts {
             Event::Done(done) => done.task,
             Event::Started { task, .. } => *task,
         };
-        if self
-            .inline
-            .as_ref()
-            .is_some_and(|inline| inline.task == task)
-        {
+        if self.is_inline(task) {
             if let Event::Done(_) = &event {
                 self.inline = None;
                 self.in_flight -= 1;
@@ -259,11 +257,7 @@ impl Attempts {
 
     /// Aborts the running attempt of `task`, if any; its events are ignored from now on.
     pub(super) fn abort(&mut self, task: u32) {
-        if self
-            .inline
-            .as_ref()
-            .is_some_and(|inline| inline.task == task)
-        {
+        if self.is_inline(task) {
             self.inline = None;
             self.in_flight -= 1;
         } else if let Some(handle) = self.running[task as usize].take() {

@@ -205,10 +205,7 @@ impl RunReport {
                 batch.sort_unstable_by(|a, b| b.cmp(a));
             }
             if let Some(task) = batch.pop() {
-                attempts.may_inline = inline
-                    && batch.is_empty()
-                    && self.ready.is_empty()
-                    && attempts.in_flight() == 0;
+                attempts.may_inline = inline && batch.is_empty() && self.ready.is_empty();
                 self.decide(task, attempts);
                 attempts.may_inline = false;
             }
