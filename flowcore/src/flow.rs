@@ -541,7 +541,8 @@ impl Flow {
     /// `errors` tasks, if they are running) that have not finished are stopped and end
     /// `Cancelled`, the flow ends `TimedOut`, the `errors` tasks run (a timeout is a
     /// failure) and then the `finally` tasks, which the limit does not cover (give them
-    /// their own [`TaskCall::timeout`]).
+    /// their own [`TaskCall::timeout`]). A task whose body had ended when the runner
+    /// noticed the time was up keeps its outcome.
     ///
     /// The time counts from the start of the run; while the run is paused for approval
     /// nothing runs, and the limit applies again when it is resumed.

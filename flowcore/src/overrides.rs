@@ -136,6 +136,8 @@ impl<'f> RunBuilder<'f> {
     /// Cancels the run when `token` is cancelled: running and waiting tasks (main and
     /// `errors`) are stopped and end `Cancelled`, the `finally` tasks run, and the flow
     /// ends `Cancelled`. Once the `finally` tasks have started, the token is not watched.
+    /// A task whose body had ended when the runner noticed the cancellation keeps its
+    /// outcome.
     ///
     /// Dropping the run's future instead stops everything at once, `finally` included.
     ///

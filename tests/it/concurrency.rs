@@ -34,6 +34,30 @@ async fn independent_tasks_run_at_the_same_time() {
     assert_eq!(leaders, 1);
 }
 
+#[tokio::test(start_paused = true)]
+async fn tasks_waiting_for_a_later_task_are_woken_by_it() {
+    #[task]
+    async fn meet_after(_waited: Duration, barrier: Arc<Barrier>) -> bool {
+        barrier.wait().await.is_leader()
+    }
+    // The first three wait for the fourth, which starts a second later: whatever first
+    // polled them, they are woken when it arrives.
+    let barrier = Arc::new(Barrier::new(4));
+    let mut flow = Flow::new("woken");
+    let waiting: Vec<_> = (0..3).map(|_| flow.add(meet(barrier.clone()))).collect();
+    let slept = flow.add(wait(Duration::from_secs(1)));
+    let last = flow.add(meet_after(slept, barrier.clone()));
+    let report = tokio::time::timeout(Duration::from_secs(5), run(&flow))
+        .await
+        .expect("the waiting tasks were not woken");
+    let leaders = waiting
+        .iter()
+        .chain([&last])
+        .filter(|&&handle| report.result(handle) == Some(&true))
+        .count();
+    assert_eq!(leaders, 1);
+}
+
 #[task]
 async fn wait(duration: Duration) -> Duration {
     tokio::time::sleep(duration).await;
@@ -96,8 +120,9 @@ async fn every_task_of_a_wide_fan_out_runs_at_the_same_time() {
     }
 }
 
-#[tokio::test]
-async fn a_cancellation_stops_a_wide_fan_out_before_all_of_it_has_started() {
+/// Runs 5,000 independent tasks that each cancel the run; returns how many bodies ran and
+/// how many tasks succeeded.
+async fn fan_out_cancelled_by_its_tasks() -> (usize, usize) {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use flowcore::CancellationToken;
@@ -114,19 +139,78 @@ async fn a_cancellation_stops_a_wide_fan_out_before_all_of_it_has_started() {
         .map(|_| flow.add(count(ran.clone(), token.clone())))
         .collect();
     let report = flow.runner().cancel_on(token).run().await.unwrap();
-    let ran = ran.load(Ordering::Relaxed);
+    assert_eq!(report.flow_state().kind(), StateKind::Cancelled);
+    let mut succeeded = 0;
+    for task in tasks {
+        match report.state(task).kind() {
+            StateKind::Success => succeeded += 1,
+            StateKind::Cancelled => {}
+            other => panic!("a task of the cancelled run ended {other}"),
+        }
+    }
+    (ran.load(Ordering::Relaxed), succeeded)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancellation_stops_a_wide_fan_out_before_all_of_it_has_started() {
+    let (ran, succeeded) = fan_out_cancelled_by_its_tasks().await;
     // The runner notices the cancellation while it is still starting tasks: most of
-    // them never start.
+    // them never start. A body running on the other worker meanwhile may end after the
+    // run stopped: its task was cancelled.
     assert!(
         ran <= 2500,
         "{ran} of 5000 tasks started after the first cancelled the run"
     );
-    let cancelled = tasks
-        .iter()
-        .filter(|&&task| report.state(task).kind() == StateKind::Cancelled)
-        .count();
-    assert_eq!(cancelled, 5000 - ran);
+    assert!(succeeded <= ran, "{succeeded} tasks succeeded, {ran} ran");
+}
+
+#[tokio::test]
+async fn on_a_current_thread_runtime_no_task_starts_after_one_cancelled_the_run() {
+    // The coordinator runs each body as it starts it, and checks for a cancellation
+    // before it starts the next; the task whose body ended keeps its outcome.
+    assert_eq!(fan_out_cancelled_by_its_tasks().await, (1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_that_ended_before_the_cancellation_was_noticed_keeps_its_outcome() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use flowcore::CancellationToken;
+
+    #[task]
+    async fn first(ended: Arc<AtomicBool>) -> u64 {
+        ended.store(true, Ordering::Release);
+        7
+    }
+    let ended = Arc::new(AtomicBool::new(false));
+    let token = CancellationToken::new();
+    let mut flow = Flow::new("ended-before-cancelled");
+    let first = flow.add(first(ended.clone()));
+    flow.add(next(0));
+    // Started by the coordinator after the two others, in its first window: its hook
+    // (which the coordinator runs) waits until the first body has ended on the other
+    // worker and sent its outcome, then cancels the run before the coordinator has
+    // taken any event.
+    let cancel = token.clone();
+    flow.add(next(0).on_state(move |change| {
+        if change.state().kind() == StateKind::Running {
+            let waited = Instant::now();
+            while !ended.load(Ordering::Acquire) && waited.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            cancel.cancel();
+        }
+    }));
+    // More tasks than one window decides: the coordinator checks for a cancellation
+    // before it yields between windows.
+    for _ in 0..2_000 {
+        flow.add(next(0));
+    }
+    let report = flow.runner().cancel_on(token).run().await.unwrap();
     assert_eq!(report.flow_state().kind(), StateKind::Cancelled);
+    assert_eq!(report.state(first).kind(), StateKind::Success);
+    assert_eq!(report.result(first), Some(&7));
 }
 
 #[task]
@@ -364,24 +448,49 @@ fn chain(len: usize) -> (Flow, flowcore::Handle<u64>) {
     (flow, last)
 }
 
-#[tokio::test]
-async fn a_long_sequence_of_tasks_lets_other_tokio_tasks_run_meanwhile() {
-    let ticks = Arc::new(std::sync::atomic::AtomicU64::new(0));
+/// Runs `flow` beside a tokio task that counts how often it runs; returns the report and
+/// the count.
+async fn run_beside_a_ticker(flow: &Flow) -> (flowcore::RunReport, u64) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    let ticks = Arc::new(AtomicU64::new(0));
     let ticker = tokio::spawn({
         let ticks = ticks.clone();
         async move {
             loop {
-                ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                ticks.fetch_add(1, Ordering::Relaxed);
                 tokio::task::yield_now().await;
             }
         }
     });
-    let (flow, last) = chain(5_000);
-    let report = run(&flow).await;
+    let report = run(flow).await;
     ticker.abort();
+    (report, ticks.load(Ordering::Relaxed))
+}
+
+#[tokio::test]
+async fn a_long_sequence_of_tasks_lets_other_tokio_tasks_run_meanwhile() {
+    let (flow, last) = chain(5_000);
+    let (report, ticks) = run_beside_a_ticker(&flow).await;
     assert_eq!(report.result(last), Some(&5_001));
     // On this current-thread runtime the ticker only runs when the run yields.
-    assert!(ticks.load(std::sync::atomic::Ordering::Relaxed) > 10);
+    assert!(ticks > 10, "the run yielded {ticks} times");
+}
+
+#[tokio::test]
+async fn a_wide_fan_out_lets_other_tokio_tasks_run_meanwhile() {
+    let mut flow = Flow::new("wide");
+    let source = flow.add(next(0));
+    let children: Vec<_> = (0..5_000).map(|_| flow.add(next(source))).collect();
+    let (report, ticks) = run_beside_a_ticker(&flow).await;
+    assert!(
+        children
+            .iter()
+            .all(|&child| report.result(child) == Some(&2))
+    );
+    // The coordinator runs these bodies itself as it starts them, and still yields
+    // every ~128 of them, not only after each window of 1,024 decisions.
+    assert!(ticks > 10, "the run yielded {ticks} times");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

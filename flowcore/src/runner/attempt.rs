@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Poll, ready};
+use std::task::{Poll, Waker, ready};
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -91,16 +91,24 @@ impl AttemptsShared {
 }
 
 /// The attempts in flight: tokio tasks that send their completion to the coordinator's
-/// mailbox, and at most one attempt the coordinator polls itself.
+/// mailbox, attempts that ended when the coordinator first polled them (on a
+/// current-thread runtime, see [`Attempts::eager`]), and at most one attempt the
+/// coordinator polls itself.
 ///
 /// Dropping it aborts every attempt still running, so a dropped run leaves nothing behind.
 pub(super) struct Attempts {
     pub(super) shared: Arc<AttemptsShared>,
     /// Events taken from `shared` in one batch, not yet handled.
     taken: VecDeque<Event>,
-    /// The running attempt of each task, to abort it. Its `JoinHandle` is kept, not an
-    /// `AbortHandle`, which would cost one more reference count per attempt.
-    running: Vec<Option<JoinHandle<()>>>,
+    /// The attempt in flight of each task, to abort it and to tell its events from those
+    /// of an attempt that was aborted.
+    running: Vec<Running>,
+    /// Set on a current-thread runtime: the coordinator polls each attempt (without timers
+    /// or slots) once when it starts it, and spawns it only if it did not end then. The
+    /// runtime could run nothing else meanwhile anyway, and an attempt that ends at once
+    /// then costs no spawn and no wake. Each such poll counts against the coordinator's
+    /// cooperative budget, so that it still yields to the runtime every ~128 attempts.
+    pub(super) eager: bool,
     /// The attempt polled by the coordinator instead of spawned, see [`Attempts::may_inline`].
     inline: Option<Inline>,
     /// Set by the coordinator while it decides a task when no other task is ready. An
@@ -112,6 +120,17 @@ pub(super) struct Attempts {
     /// An inline attempt was made and not yet polled.
     new_inline: bool,
     in_flight: usize,
+}
+
+/// Where a task's attempt in flight runs.
+enum Running {
+    /// No attempt in flight (or it was aborted: its events are dropped).
+    Idle,
+    /// A tokio task. Its `JoinHandle` is kept, not an `AbortHandle`, which would cost one
+    /// more reference count per attempt.
+    Spawned(JoinHandle<()>),
+    /// Ended when the coordinator first polled it; its completion is in the mailbox.
+    Polled,
 }
 
 /// An attempt polled by the coordinator.
@@ -137,7 +156,7 @@ impl Drop for Inline {
 impl Attempts {
     pub(super) fn new(n_tasks: usize, run: Arc<RunInfo>) -> Attempts {
         let mut running = Vec::with_capacity(n_tasks);
-        running.resize_with(n_tasks, || None);
+        running.resize_with(n_tasks, || Running::Idle);
         Attempts {
             shared: Arc::new(AttemptsShared {
                 run,
@@ -145,6 +164,7 @@ impl Attempts {
             }),
             taken: VecDeque::new(),
             running,
+            eager: false,
             inline: None,
             may_inline: false,
             new_inline: false,
@@ -161,8 +181,26 @@ impl Attempts {
     /// Spawns an attempt, which sends its completion itself.
     pub(super) fn spawn(&mut self, task: u32, attempt: impl Future<Output = ()> + Send + 'static) {
         let handle = tokio::spawn(attempt);
-        self.running[task as usize] = Some(handle);
+        self.running[task as usize] = Running::Spawned(handle);
         self.in_flight += 1;
+    }
+
+    /// Polls an attempt once and spawns it only if it has not ended, see [`Attempts::eager`].
+    fn poll_first(&mut self, task: u32, attempt: impl Future<Output = ()> + Send + 'static) {
+        // Nothing is woken by this poll: if the attempt waits, its tokio task polls it
+        // again at once, which registers that task's waker instead.
+        let mut cx = std::task::Context::from_waker(Waker::noop());
+        let Poll::Ready(coop) = tokio::task::coop::poll_proceed(&mut cx) else {
+            return self.spawn(task, attempt);
+        };
+        let mut attempt = Box::pin(attempt);
+        if attempt.as_mut().poll(&mut cx).is_ready() {
+            coop.made_progress();
+            self.running[task as usize] = Running::Polled;
+            self.in_flight += 1;
+        } else {
+            self.spawn(task, attempt);
+        }
     }
 
     /// Whether the coordinator polls `task`'s attempt itself.
@@ -228,10 +266,12 @@ impl Attempts {
             return Some(event);
         }
         let running = &mut self.running[task as usize];
-        running.as_ref()?;
+        if matches!(running, Running::Idle) {
+            return None;
+        }
         if let Event::Done(_) = &event {
             self.in_flight -= 1;
-            *running = None;
+            *running = Running::Idle;
         }
         Some(event)
     }
@@ -252,7 +292,7 @@ impl Attempts {
 
     /// Makes room for the attempts of `n_slots` tasks and children.
     pub(super) fn grow(&mut self, n_slots: usize) {
-        self.running.resize_with(n_slots, || None);
+        self.running.resize_with(n_slots, || Running::Idle);
     }
 
     /// Aborts the running attempt of `task`, if any; its events are ignored from now on.
@@ -260,9 +300,15 @@ impl Attempts {
         if self.is_inline(task) {
             self.inline = None;
             self.in_flight -= 1;
-        } else if let Some(handle) = self.running[task as usize].take() {
-            handle.abort();
-            self.in_flight -= 1;
+        } else {
+            match std::mem::replace(&mut self.running[task as usize], Running::Idle) {
+                Running::Idle => {}
+                Running::Spawned(handle) => {
+                    handle.abort();
+                    self.in_flight -= 1;
+                }
+                Running::Polled => self.in_flight -= 1,
+            }
         }
     }
 }
@@ -270,8 +316,10 @@ impl Attempts {
 impl Drop for Attempts {
     fn drop(&mut self) {
         if self.in_flight > 0 {
-            for handle in self.running.iter().flatten() {
-                handle.abort();
+            for running in &self.running {
+                if let Running::Spawned(handle) = running {
+                    handle.abort();
+                }
             }
         }
     }
@@ -311,6 +359,8 @@ impl Launch<'_> {
             let attempt = attempt.run(fut);
             if attempts.may_inline && attempts.in_flight == 0 {
                 attempts.run_inline(task, attempt);
+            } else if attempts.eager {
+                attempts.poll_first(task, attempt);
             } else {
                 attempts.spawn(task, attempt);
             }

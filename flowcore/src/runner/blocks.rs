@@ -182,6 +182,10 @@ impl RunReport {
     /// Stops the run's unfinished work: after a timeout, the block that runs (main tasks
     /// or `errors`); after a cancellation, everything but `finally`. Their tasks end
     /// `Cancelled` and the next blocks open.
+    ///
+    /// The attempts that ended before the interruption was noticed keep their outcome:
+    /// the events already sent are applied first. When that finished every task the
+    /// interruption would stop, the run was not interrupted.
     pub(super) fn interrupt(&mut self, interrupt: Interrupt, attempts: &mut Attempts) {
         let (cancelled, last_block) = match interrupt {
             Interrupt::TimedOut => (
@@ -199,6 +203,11 @@ impl RunReport {
                 Block::Errors,
             ),
         };
+        // Taken before the events, which may open the next block: a timeout stops the
+        // block that ran when it passed.
+        while let Some(event) = attempts.try_next() {
+            self.apply_event(event, attempts);
+        }
         // A mapped task that has mapped finishes with its children, so only they are
         // cancelled; the list of failed tasks is not work, and `finally` tasks may read it.
         let to_cancel: Vec<u32> = (0..self.states.len() as u32)
@@ -209,6 +218,9 @@ impl RunReport {
                     && self.flow.failures != Some(slot)
             })
             .collect();
+        if to_cancel.is_empty() {
+            return;
+        }
         let mut flow_state = match (interrupt, self.timeout) {
             (Interrupt::TimedOut, Some(limit)) => State::new(
                 StateKind::TimedOut,
@@ -237,8 +249,11 @@ impl RunReport {
             "flow run interrupted"
         );
         self.interrupted = Some(flow_state);
-        for task in to_cancel {
+        // All aborted first: on a multi-thread runtime the attempts go on meanwhile.
+        for &task in &to_cancel {
             attempts.abort(task);
+        }
+        for task in to_cancel {
             let run_count = self.states[task as usize].run_count();
             let span = TaskSpan::new(tracing::info_span!("task_run", task = %self.name_of(task)));
             self.finish(

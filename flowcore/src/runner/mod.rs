@@ -3,7 +3,8 @@
 //! One coordinator (the future of `Flow::run`) owns every task's state and result; task
 //! attempts run as tokio tasks and send their outcome back to its mailbox (the attempt of a
 //! task that is the only one that can run is polled by the coordinator itself, see
-//! `Attempts::may_inline`). Readiness is counted:
+//! `Attempts::may_inline`, and on a current-thread runtime every attempt is first polled
+//! by it, see `Attempts::eager`). Readiness is counted:
 //! each finished task decrements its downstream tasks' counters, and a task whose counter
 //! reaches zero is ready; ready tasks are decided (skip propagation, trigger, then run) in
 //! batches, in the order they became ready and within a batch in the order they were added.
@@ -121,14 +122,18 @@ impl RunReport {
             tokio::runtime::Handle::current().runtime_flavor(),
             tokio::runtime::RuntimeFlavor::CurrentThread
         );
+        attempts.eager = current_thread;
         loop {
             if !draining {
                 let inline = current_thread || !self.interruptible(&timer);
-                self.decide_window(&mut batch, &mut attempts, inline);
+                self.decide_window(&mut batch, &mut attempts, inline, &timer);
                 if !batch.is_empty() || !self.ready.is_empty() {
                     // A run interrupted meanwhile stops here, before the attempts just
-                    // started get to run.
-                    if self.stop_if_due(&mut timer, &mut attempts) {
+                    // started get to run. When attempts are polled as they start, the
+                    // window itself stopped before the interruption; the events of the
+                    // attempts that already ended are taken first (their bodies ran), and
+                    // the run stops once they are.
+                    if !attempts.eager && self.stop_if_due(&mut timer, &mut attempts) {
                         continue;
                     }
                     // Let the attempts just started run before starting more, so that a
@@ -166,12 +171,7 @@ impl RunReport {
             // After an event, the others already sent are taken before any decision.
             draining = true;
             match event {
-                Some(Event::Done(done)) => self.complete(done, &mut attempts),
-                Some(Event::Started {
-                    task,
-                    run_count,
-                    span,
-                }) => self.set_state(task, STARTING.with_run_count(run_count), &span),
+                Some(event) => self.apply_event(event, &mut attempts),
                 None => break,
             }
         }
@@ -192,11 +192,40 @@ impl RunReport {
         }
     }
 
+    /// Applies what an attempt told the coordinator.
+    fn apply_event(&mut self, event: Event, attempts: &mut Attempts) {
+        match event {
+            Event::Done(done) => self.complete(done, attempts),
+            Event::Started {
+                task,
+                run_count,
+                span,
+            } => self.set_state(task, STARTING.with_run_count(run_count), &span),
+        }
+    }
+
     /// Decides up to [`DECISION_WINDOW`] ready tasks: those of `batch`, then the tasks that
     /// became ready since, as the next batch, lowest index first. With `inline`, a task
     /// that is the only one that can run gets an attempt polled by the coordinator.
-    fn decide_window(&mut self, batch: &mut Vec<u32>, attempts: &mut Attempts, inline: bool) {
+    ///
+    /// When attempts are polled as they start ([`Attempts::eager`]), the window also ends
+    /// once the coordinator's cooperative budget is spent, and before a decision made after
+    /// the run's time limit passed or it was cancelled, so that no body starts then.
+    fn decide_window(
+        &mut self,
+        batch: &mut Vec<u32>,
+        attempts: &mut Attempts,
+        inline: bool,
+        timer: &Option<Pin<Box<Sleep>>>,
+    ) {
+        let watch = attempts.eager && self.interruptible(timer);
         for _ in 0..DECISION_WINDOW {
+            if attempts.eager
+                && (!tokio::task::coop::has_budget_remaining()
+                    || watch && interrupted_now(timer, self.cancel.as_ref()).is_some())
+            {
+                return;
+            }
             if batch.is_empty() {
                 if self.ready.is_empty() {
                     return;
