@@ -494,6 +494,32 @@ async fn a_wide_fan_out_lets_other_tokio_tasks_run_meanwhile() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_that_keep_their_thread_busy_run_on_both_workers() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Keeps its thread busy for 20 ms, counting the bodies busy at the same time.
+    #[task]
+    async fn spin(busy: Arc<AtomicUsize>, most: Arc<AtomicUsize>) {
+        let now = busy.fetch_add(1, Ordering::SeqCst) + 1;
+        most.fetch_max(now, Ordering::SeqCst);
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_millis(20) {
+            std::hint::spin_loop();
+        }
+        busy.fetch_sub(1, Ordering::SeqCst);
+    }
+    let (busy, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut flow = Flow::new("busy");
+    for _ in 0..8 {
+        flow.add(spin(busy.clone(), most.clone()));
+    }
+    let report = run(&flow).await;
+    assert_eq!(report.flow_state().kind(), StateKind::Success);
+    // The coordinator runs short bodies itself, but hands long ones to the runtime.
+    assert_eq!(most.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_sequence_of_tasks_completes_on_a_multi_thread_runtime() {
     let (flow, last) = chain(5_000);
     let report = run(&flow).await;

@@ -22,6 +22,7 @@ use crate::error::BoxError;
 use crate::limits::Slots;
 use crate::task::{AnyValue, panic_message};
 
+use super::eager::EagerWindow;
 use super::mailbox::Mailbox;
 
 /// How one attempt of a task's body ended.
@@ -103,12 +104,16 @@ pub(super) struct Attempts {
     /// The attempt in flight of each task, to abort it and to tell its events from those
     /// of an attempt that was aborted.
     running: Vec<Running>,
-    /// Set on a current-thread runtime: the coordinator polls each attempt (without timers
-    /// or slots) once when it starts it, and spawns it only if it did not end then. The
-    /// runtime could run nothing else meanwhile anyway, and an attempt that ends at once
-    /// then costs no spawn and no wake. Each such poll counts against the coordinator's
-    /// cooperative budget, so that it still yields to the runtime every ~128 attempts.
+    /// Set while the coordinator polls each attempt (without timers or slots) once when it
+    /// starts it, and spawns it only if it did not end then: always on a current-thread
+    /// runtime, which could run nothing else meanwhile anyway, and on a multi-thread one
+    /// while bodies are short (see `Eagerness`) and the run cannot be interrupted. An
+    /// attempt that ends at once then costs no spawn and no wake. Each such poll counts
+    /// against the coordinator's cooperative budget, so that it still yields to the
+    /// runtime every ~128 attempts.
     pub(super) eager: bool,
+    /// The eager polls of the coordinator's current window of decisions.
+    pub(super) window: EagerWindow,
     /// The attempt polled by the coordinator instead of spawned, see [`Attempts::may_inline`].
     inline: Option<Inline>,
     /// Set by the coordinator while it decides a task when no other task is ready. An
@@ -165,6 +170,7 @@ impl Attempts {
             taken: VecDeque::new(),
             running,
             eager: false,
+            window: EagerWindow::default(),
             inline: None,
             may_inline: false,
             new_inline: false,
@@ -191,10 +197,18 @@ impl Attempts {
         // again at once, which registers that task's waker instead.
         let mut cx = std::task::Context::from_waker(Waker::noop());
         let Poll::Ready(coop) = tokio::task::coop::poll_proceed(&mut cx) else {
+            // The coordinator ends its window and yields.
+            self.window.spent = true;
             return self.spawn(task, attempt);
         };
         let mut attempt = Box::pin(attempt);
-        if attempt.as_mut().poll(&mut cx).is_ready() {
+        self.window.poll_starts();
+        let ended = attempt.as_mut().poll(&mut cx).is_ready();
+        if !self.window.poll_ended() {
+            // Bodies are long: the rest of the window hands them to the runtime.
+            self.eager = false;
+        }
+        if ended {
             coop.made_progress();
             self.running[task as usize] = Running::Polled;
             self.in_flight += 1;

@@ -3,14 +3,15 @@
 //! One coordinator (the future of `Flow::run`) owns every task's state and result; task
 //! attempts run as tokio tasks and send their outcome back to its mailbox (the attempt of a
 //! task that is the only one that can run is polled by the coordinator itself, see
-//! `Attempts::may_inline`, and on a current-thread runtime every attempt is first polled
-//! by it, see `Attempts::eager`). Readiness is counted:
+//! `Attempts::may_inline`, and while bodies are short every attempt is first polled by it,
+//! see `Attempts::eager`). Readiness is counted:
 //! each finished task decrements its downstream tasks' counters, and a task whose counter
 //! reaches zero is ready; ready tasks are decided (skip propagation, trigger, then run) in
 //! batches, in the order they became ready and within a batch in the order they were added.
 
 mod attempt;
 mod blocks;
+mod eager;
 mod mailbox;
 mod mapping;
 
@@ -44,6 +45,7 @@ use self::attempt::{
 };
 pub(crate) use self::attempt::{AttemptsShared, Launch};
 use self::blocks::{allowed_failure, interrupted_now, next_or_interrupt};
+use self::eager::{EagerWindow, Eagerness};
 
 /// How many ready tasks the coordinator decides before it lets the attempts it started
 /// run and takes their events.
@@ -122,11 +124,18 @@ impl RunReport {
             tokio::runtime::Handle::current().runtime_flavor(),
             tokio::runtime::RuntimeFlavor::CurrentThread
         );
-        attempts.eager = current_thread;
+        let mut eagerness = Eagerness::new();
         loop {
             if !draining {
-                let inline = current_thread || !self.interruptible(&timer);
-                self.decide_window(&mut batch, &mut attempts, inline, &timer);
+                let interruptible = self.interruptible(&timer);
+                let inline = current_thread || !interruptible;
+                attempts.eager = current_thread || (!interruptible && eagerness.allows());
+                // On a multi-thread runtime, eager polls are timed, a window at a time.
+                attempts.window = EagerWindow::new(!current_thread);
+                let decided = self.decide_window(&mut batch, &mut attempts, inline, &timer);
+                if !current_thread {
+                    eagerness.window_ended(decided, &attempts.window);
+                }
                 if !batch.is_empty() || !self.ready.is_empty() {
                     // A run interrupted meanwhile stops here, before the attempts just
                     // started get to run. When attempts are polled as they start, the
@@ -211,24 +220,24 @@ impl RunReport {
     /// When attempts are polled as they start ([`Attempts::eager`]), the window also ends
     /// once the coordinator's cooperative budget is spent, and before a decision made after
     /// the run's time limit passed or it was cancelled, so that no body starts then.
+    /// Returns how many tasks it decided.
     fn decide_window(
         &mut self,
         batch: &mut Vec<u32>,
         attempts: &mut Attempts,
         inline: bool,
         timer: &Option<Pin<Box<Sleep>>>,
-    ) {
+    ) -> usize {
         let watch = attempts.eager && self.interruptible(timer);
-        for _ in 0..DECISION_WINDOW {
-            if attempts.eager
-                && (!tokio::task::coop::has_budget_remaining()
-                    || watch && interrupted_now(timer, self.cancel.as_ref()).is_some())
+        for decided in 0..DECISION_WINDOW {
+            if attempts.window.spent
+                || watch && interrupted_now(timer, self.cancel.as_ref()).is_some()
             {
-                return;
+                return decided;
             }
             if batch.is_empty() {
                 if self.ready.is_empty() {
-                    return;
+                    return decided;
                 }
                 std::mem::swap(batch, &mut self.ready);
                 batch.sort_unstable_by(|a, b| b.cmp(a));
@@ -239,6 +248,7 @@ impl RunReport {
                 attempts.may_inline = false;
             }
         }
+        DECISION_WINDOW
     }
 
     /// Stops the run if its time limit has passed or it was cancelled, without waiting;
