@@ -52,6 +52,8 @@ pub(crate) struct FlowData {
     /// The tasks named automatically `name-N`, by `name`: kept apart so that a flow of a
     /// million tasks of one function does not hash a million names.
     suffixed: FxHashMap<Cow<'static, str>, Suffixed>,
+    /// Where automatic names are written before they are looked up.
+    scratch: String,
     pub(crate) errors: Vec<BuildError>,
     /// The flow's inputs, in the order they were declared; each is a node of its own.
     pub(crate) inputs: Vec<InputDecl>,
@@ -186,6 +188,7 @@ impl Flow {
                 nodes: Vec::new(),
                 names: FxHashMap::default(),
                 suffixed: FxHashMap::default(),
+                scratch: String::new(),
                 errors: Vec::new(),
                 inputs: Vec::new(),
                 outputs: Vec::new(),
@@ -705,6 +708,7 @@ impl Flow {
         let asks_cache = call
             .options
             .cache
+            .as_ref()
             .is_some_and(|cache| cache.mode != CacheMode::Off);
         if asks_cache && !call.task.cacheable() {
             data.errors.push(BuildError::NotCacheable {
@@ -875,6 +879,10 @@ impl FlowData {
         if name.is_empty() {
             self.errors.push(BuildError::EmptyName);
         }
+        if !explicit && let Some(suffixed) = self.suffixed.get_mut(&*name) {
+            // A name given automatically again: the next suffix, with one lookup.
+            return suffixed.next(&name, index, &self.names, &mut self.scratch);
+        }
         if explicit || self.index_of(&name).is_none() {
             let name: Arc<str> = Arc::from(&*name);
             let taken = match self.names.entry(name.clone()) {
@@ -899,21 +907,7 @@ impl FlowData {
             return name;
         }
         let suffixed = self.suffixed.entry(name.clone()).or_default();
-        // Names are built by hand since this runs once per task.
-        let mut candidate = String::with_capacity(name.len() + 11);
-        loop {
-            suffixed.last += 1;
-            candidate.clear();
-            candidate.push_str(&name);
-            candidate.push('-');
-            push_decimal(&mut candidate, suffixed.last);
-            // Automatic names of this base only grow, so only a name given explicitly
-            // (or an input's, or another base's first task) can be in the way.
-            if !self.names.contains_key(candidate.as_str()) {
-                suffixed.tasks.push((suffixed.last, index));
-                return Arc::from(candidate.as_str());
-            }
-        }
+        suffixed.next(&name, index, &self.names, &mut self.scratch)
     }
 }
 
@@ -924,6 +918,34 @@ struct Suffixed {
     last: u32,
     /// Each task's suffix and index, by suffix.
     tasks: Vec<(u32, u32)>,
+}
+
+impl Suffixed {
+    /// The name of task `index`, the next one named automatically after `base`: `base-N`
+    /// with the next suffix not in `names`. `scratch` is where candidates are written.
+    fn next(
+        &mut self,
+        base: &str,
+        index: u32,
+        names: &FxHashMap<Arc<str>, u32>,
+        scratch: &mut String,
+    ) -> Arc<str> {
+        // Names are built by hand, in a buffer kept from one task to the next, since this
+        // runs once per task.
+        loop {
+            self.last += 1;
+            scratch.clear();
+            scratch.push_str(base);
+            scratch.push('-');
+            push_decimal(scratch, self.last);
+            // Automatic names of this base only grow, so only a name given explicitly
+            // (or an input's, or another base's first task) can be in the way.
+            if !names.contains_key(scratch.as_str()) {
+                self.tasks.push((self.last, index));
+                return Arc::from(scratch.as_str());
+            }
+        }
+    }
 }
 
 impl Default for Suffixed {

@@ -102,7 +102,7 @@ impl Flow {
 }
 
 fn label(node: &Node) -> String {
-    match &node.options.trigger {
+    match node.options.trigger() {
         Trigger::AllSuccessful => node.name.to_string(),
         trigger => format!("{} ({})", node.name, trigger.name()),
     }

@@ -259,6 +259,7 @@ fn upstreams<T>(
     handles: impl Iterator<Item = TaskId>,
     read: fn(&Values<'_>, &'static str, &[u32]) -> Result<T, MissingInput>,
 ) -> Arg<T> {
+    args.edges.reserve_exact(handles.size_hint().0);
     let indices = handles.map(|id| args.record(name, id)).collect();
     Arg {
         source: Source::Upstreams {
@@ -394,6 +395,11 @@ impl Args {
     }
 
     pub(crate) fn record(&mut self, name: &'static str, upstream: TaskId) -> u32 {
+        if self.edges.capacity() == 0 {
+            // Most tasks read one upstream task: a flow of a million tasks then holds a
+            // million edges, not room for four million.
+            self.edges.reserve_exact(1);
+        }
         match self.flow {
             None => self.flow = Some(upstream.flow),
             Some(flow) if flow != upstream.flow && self.mixed.is_none() => self.mixed = Some(name),
@@ -526,7 +532,12 @@ impl Values<'_> {
 
     /// The cache options of the task being started; `None` in a direct call.
     pub(crate) fn cache_options(&self) -> Option<CacheOptions> {
-        self.nodes.get(self.task as usize)?.options.cache
+        self.nodes
+            .get(self.task as usize)?
+            .options
+            .cache
+            .as_deref()
+            .copied()
     }
 
     fn result(&self, upstream: u32) -> Option<&(dyn Any + Send)> {
@@ -578,7 +589,9 @@ pub(crate) struct TaskOptions {
     /// Backoff, jitter and predicate; `None` for the default (no delay, every error retried).
     pub(crate) retry: Option<Box<RetryPolicy>>,
     pub(crate) timeout: Option<Duration>,
-    pub(crate) trigger: Trigger,
+    /// `None` for the default, [`Trigger::AllSuccessful`]: boxed, since a trigger is larger
+    /// than the rest of the options and most tasks keep the default.
+    trigger: Option<Box<Trigger>>,
     pub(crate) skip_on_upstream_skip: bool,
     pub(crate) allow_failure: bool,
     /// Concurrency limits; `None` for the default (none).
@@ -586,7 +599,7 @@ pub(crate) struct TaskOptions {
     /// State hooks; `None` for the default (none).
     pub(crate) hooks: Option<Box<Hooks>>,
     /// Set for a task declared with `cache_for`, or asked to cache at the call site.
-    pub(crate) cache: Option<CacheOptions>,
+    pub(crate) cache: Option<Box<CacheOptions>>,
 }
 
 impl Default for TaskOptions {
@@ -595,7 +608,7 @@ impl Default for TaskOptions {
             max_retries: 0,
             retry: None,
             timeout: None,
-            trigger: Trigger::AllSuccessful,
+            trigger: None,
             skip_on_upstream_skip: true,
             allow_failure: false,
             limits: None,
@@ -606,6 +619,24 @@ impl Default for TaskOptions {
 }
 
 impl TaskOptions {
+    /// The trigger deciding whether the task runs.
+    pub(crate) fn trigger(&self) -> &Trigger {
+        static DEFAULT: Trigger = Trigger::AllSuccessful;
+        self.trigger.as_deref().unwrap_or(&DEFAULT)
+    }
+
+    /// Whether the task keeps the default trigger, [`Trigger::AllSuccessful`].
+    pub(crate) fn default_trigger(&self) -> bool {
+        self.trigger.is_none()
+    }
+
+    fn set_trigger(&mut self, trigger: Trigger) {
+        self.trigger = match trigger {
+            Trigger::AllSuccessful => None,
+            trigger => Some(Box::new(trigger)),
+        };
+    }
+
     /// The delay before retry `retry` (1 for the first) of task `task` of flow `flow`.
     pub(crate) fn retry_delay(&self, flow: &str, task: &str, retry: u32) -> Duration {
         self.retry
@@ -832,10 +863,10 @@ impl<T: Send + 'static> TaskCall<T> {
     {
         let task = CachedFnTask::<T, F, Fut>::new(identity, start);
         let mut call = TaskCall::from_erased(Cow::Borrowed(name), args, Arc::new(task));
-        call.options.cache = Some(CacheOptions {
+        call.options.cache = Some(Box::new(CacheOptions {
             expiry,
             mode: CacheMode::Use,
-        });
+        }));
         call
     }
 
@@ -1027,7 +1058,7 @@ impl<T> TaskCall<T> {
 
     /// The trigger deciding whether the task runs (default [`Trigger::AllSuccessful`]).
     pub fn trigger(mut self, trigger: Trigger) -> TaskCall<T> {
-        self.options.trigger = trigger;
+        self.options.set_trigger(trigger);
         self
     }
 
@@ -1219,10 +1250,10 @@ impl<T> TaskCall<T> {
     /// # }
     /// ```
     pub fn cache_for(mut self, expiry: Duration) -> TaskCall<T> {
-        let cache = self.options.cache.get_or_insert(CacheOptions {
+        let cache = self.options.cache.get_or_insert(Box::new(CacheOptions {
             expiry,
             mode: CacheMode::Use,
-        });
+        }));
         cache.expiry = expiry;
         if cache.mode == CacheMode::Off {
             cache.mode = CacheMode::Use;
@@ -1263,10 +1294,10 @@ impl<T> TaskCall<T> {
     /// # }
     /// ```
     pub fn refresh_cache(mut self) -> TaskCall<T> {
-        let cache = self.options.cache.get_or_insert(CacheOptions {
+        let cache = self.options.cache.get_or_insert(Box::new(CacheOptions {
             expiry: Duration::ZERO,
             mode: CacheMode::Refresh,
-        });
+        }));
         cache.mode = CacheMode::Refresh;
         self
     }

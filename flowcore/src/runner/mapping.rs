@@ -10,7 +10,7 @@ use crate::map::MapInfo;
 use crate::pipeline;
 use crate::report::{PAUSED_BY_BODY, RESUMED, RunReport};
 use crate::state::{State, StateKind};
-use crate::trigger::{Trigger, Verdict};
+use crate::trigger::Verdict;
 
 use super::attempt::{Attempts, TaskSpan};
 
@@ -76,7 +76,7 @@ impl RunReport {
             });
             let upstream = self.graph.upstream.of(task);
             !per_child
-                && matches!(options.trigger, Trigger::AllSuccessful)
+                && options.default_trigger()
                 && options.skip_on_upstream_skip
                 && matches!(
                     pipeline::before_run_default(
@@ -144,18 +144,17 @@ impl RunReport {
         };
         let upstream = self.graph.upstream.of(task);
         let options = &node.options;
-        let verdict =
-            if matches!(options.trigger, Trigger::AllSuccessful) && options.skip_on_upstream_skip {
-                pipeline::before_run_default(upstream.iter().map(upstream_state))
-            } else {
-                let states: Vec<&State> = upstream.iter().map(upstream_state).collect();
-                pipeline::before_run(
-                    &options.trigger,
-                    options.skip_on_upstream_skip,
-                    &states,
-                    flags & RESUMED != 0,
-                )
-            };
+        let verdict = if options.default_trigger() && options.skip_on_upstream_skip {
+            pipeline::before_run_default(upstream.iter().map(upstream_state))
+        } else {
+            let states: Vec<&State> = upstream.iter().map(upstream_state).collect();
+            pipeline::before_run(
+                options.trigger(),
+                options.skip_on_upstream_skip,
+                &states,
+                flags & RESUMED != 0,
+            )
+        };
         self.apply_verdict(slot, verdict, span, attempts);
     }
 

@@ -38,7 +38,7 @@ use crate::report::{PAUSED_BY_BODY, RESUMED, RunReport};
 use crate::signal::{Signal, SignalKind};
 use crate::state::{State, StateKind};
 use crate::task::{AnyValue, NOT_MAPPED, Values, panic_message};
-use crate::trigger::{Trigger, Verdict};
+use crate::trigger::Verdict;
 
 use self::attempt::{
     AbortOnDrop, Attempt, Attempts, Completion, Event, Outcome, Permits, TaskSpan, Timing,
@@ -331,18 +331,17 @@ impl RunReport {
                 _ => std::slice::from_ref(state),
             }
         };
-        let verdict =
-            if matches!(options.trigger, Trigger::AllSuccessful) && options.skip_on_upstream_skip {
-                pipeline::before_run_default(upstream.iter().flat_map(expand))
-            } else {
-                let states: Vec<&State> = upstream.iter().flat_map(expand).collect();
-                pipeline::before_run(
-                    &options.trigger,
-                    options.skip_on_upstream_skip,
-                    &states,
-                    flags & RESUMED != 0,
-                )
-            };
+        let verdict = if options.default_trigger() && options.skip_on_upstream_skip {
+            pipeline::before_run_default(upstream.iter().flat_map(expand))
+        } else {
+            let states: Vec<&State> = upstream.iter().flat_map(expand).collect();
+            pipeline::before_run(
+                options.trigger(),
+                options.skip_on_upstream_skip,
+                &states,
+                flags & RESUMED != 0,
+            )
+        };
         self.apply_verdict(task, verdict, span, attempts);
     }
 
@@ -360,7 +359,7 @@ impl RunReport {
                 let (node_index, _) = self.task_of(task);
                 tracing::warn!(
                     parent: span.get(),
-                    trigger = self.flow.nodes[node_index as usize].options.trigger.name(),
+                    trigger = self.flow.nodes[node_index as usize].options.trigger().name(),
                     upstream = %UpstreamStates { report: self, task: node_index },
                     "trigger did not pass"
                 );
