@@ -841,6 +841,14 @@ impl Flow {
     /// Inputs take their defaults; [`Flow::runner`] with [`RunBuilder::input`] gives them
     /// values. Task failures are states in the report, not errors.
     ///
+    /// Tasks run concurrently where the graph allows, as tokio tasks; a body that ends at
+    /// once (or up to its first `.await` that waits) is run by the run's own tokio task
+    /// as it starts it, which saves a spawn. A body should therefore await rather than
+    /// block its thread, as in any tokio task (use `tokio::task::spawn_blocking` for
+    /// blocking work): on a multi-thread runtime a long body is noticed and later bodies
+    /// go to the other workers, but a body that blocks until another task of the same run
+    /// does something can wait forever, since that task may not have been started.
+    ///
     /// # Errors
     ///
     /// The flow's [`BuildError`], or a required input without a value

@@ -486,3 +486,33 @@ async fn finally_tasks_read_the_failed_tasks_after_a_cancellation() {
         "Flow run was cancelled; 1 unfinished task was cancelled."
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancellation_noticed_once_every_task_it_covers_has_ended_still_ends_the_run() {
+    #[task]
+    async fn cancel_run(token: CancellationToken) -> u32 {
+        token.cancel();
+        1
+    }
+    // The only main task cancels the run and ends; the `errors` block holds only the list
+    // of failed tasks, which is not cancelled.
+    let mut flow = Flow::new("cancelled-at-the-end");
+    let token = CancellationToken::new();
+    let cancelled = flow.add(cancel_run(token.clone()));
+    let failures = flow.failed_tasks();
+    let listed = flow.add_finally(alert(failures));
+    let report = tokio::time::timeout(
+        Duration::from_secs(10),
+        flow.runner().cancel_on(token).run(),
+    )
+    .await
+    .expect("the run did not end")
+    .unwrap();
+    report.check(cancelled).is(Success).result(&1);
+    report.check(listed).is(Success);
+    assert_eq!(report.flow_state().kind(), Cancelled);
+    assert_eq!(
+        report.flow_state().message(),
+        "All reference tasks succeeded. Flow run was cancelled; 0 unfinished tasks were cancelled."
+    );
+}

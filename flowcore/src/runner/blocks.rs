@@ -184,8 +184,7 @@ impl RunReport {
     /// `Cancelled` and the next blocks open.
     ///
     /// The attempts that ended before the interruption was noticed keep their outcome:
-    /// the events already sent are applied first. When that finished every task the
-    /// interruption would stop, the run was not interrupted.
+    /// the events already sent are applied first.
     pub(super) fn interrupt(&mut self, interrupt: Interrupt, attempts: &mut Attempts) {
         let (cancelled, last_block) = match interrupt {
             Interrupt::TimedOut => (
@@ -218,9 +217,6 @@ impl RunReport {
                     && self.flow.failures != Some(slot)
             })
             .collect();
-        if to_cancel.is_empty() {
-            return;
-        }
         let mut flow_state = match (interrupt, self.timeout) {
             (Interrupt::TimedOut, Some(limit)) => State::new(
                 StateKind::TimedOut,
