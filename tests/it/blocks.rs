@@ -386,7 +386,6 @@ async fn a_token_cancelled_before_the_run_cancels_every_main_task() {
     let token = CancellationToken::new();
     token.cancel();
     let report = flow.runner().cancel_on(token).run().await.unwrap();
-    // Tasks ready at the start were started before the token was looked at.
     report.check(a).is(Cancelled);
     report.check(last).is(Success);
     report.check_flow(Cancelled);

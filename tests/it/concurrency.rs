@@ -493,6 +493,55 @@ async fn a_wide_fan_out_lets_other_tokio_tasks_run_meanwhile() {
     assert!(ticks > 10, "the run yielded {ticks} times");
 }
 
+#[tokio::test]
+async fn a_wide_fan_out_of_bodies_that_wait_lets_other_tokio_tasks_run_meanwhile() {
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+    /// How many bodies started since the ticker last ran, and the most at once.
+    #[derive(Default)]
+    struct Starts {
+        ticks_seen: AtomicU64,
+        since_tick: AtomicUsize,
+        most: AtomicUsize,
+    }
+    #[task]
+    async fn waits_once(ticks: Arc<AtomicU64>, starts: Arc<Starts>) {
+        let now = ticks.load(Ordering::Relaxed);
+        if starts.ticks_seen.swap(now, Ordering::Relaxed) == now {
+            let since = starts.since_tick.fetch_add(1, Ordering::Relaxed) + 1;
+            starts.most.fetch_max(since, Ordering::Relaxed);
+        } else {
+            starts.since_tick.store(1, Ordering::Relaxed);
+        }
+        tokio::task::yield_now().await;
+    }
+    let ticks = Arc::new(AtomicU64::new(0));
+    let ticker = tokio::spawn({
+        let ticks = ticks.clone();
+        async move {
+            loop {
+                ticks.fetch_add(1, Ordering::Relaxed);
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    let starts = Arc::new(Starts::default());
+    let mut flow = Flow::new("waiting-bodies");
+    for _ in 0..5_000 {
+        flow.add(waits_once(ticks.clone(), starts.clone()));
+    }
+    let report = run(&flow).await;
+    ticker.abort();
+    assert_eq!(report.flow_state().kind(), StateKind::Success);
+    // A first poll counts against the run's cooperative budget whether or not the body
+    // ended then, so the run yields long before a window of 1,024 decisions is over.
+    let most = starts.most.load(Ordering::Relaxed);
+    assert!(
+        most < 1_000,
+        "{most} bodies started without the runtime running anything else"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_that_keep_their_thread_busy_run_on_both_workers() {
     use std::sync::atomic::{AtomicUsize, Ordering};

@@ -92,9 +92,8 @@ impl AttemptsShared {
 }
 
 /// The attempts in flight: tokio tasks that send their completion to the coordinator's
-/// mailbox, attempts that ended when the coordinator first polled them (on a
-/// current-thread runtime, see [`Attempts::eager`]), and at most one attempt the
-/// coordinator polls itself.
+/// mailbox, attempts that ended when the coordinator first polled them (see
+/// [`Attempts::eager`]), and at most one attempt the coordinator polls itself.
 ///
 /// Dropping it aborts every attempt still running, so a dropped run leaves nothing behind.
 pub(super) struct Attempts {
@@ -114,6 +113,9 @@ pub(super) struct Attempts {
     pub(super) eager: bool,
     /// The eager polls of the coordinator's current window of decisions.
     pub(super) window: EagerWindow,
+    /// Set while a run that is being interrupted takes the events already sent: no
+    /// attempt starts then (a failed attempt is not retried, a paused one not resumed).
+    pub(super) stopping: bool,
     /// The attempt polled by the coordinator instead of spawned, see [`Attempts::may_inline`].
     inline: Option<Inline>,
     /// Set by the coordinator while it decides a task when no other task is ready. An
@@ -171,6 +173,7 @@ impl Attempts {
             running,
             eager: false,
             window: EagerWindow::default(),
+            stopping: false,
             inline: None,
             may_inline: false,
             new_inline: false,
@@ -204,12 +207,13 @@ impl Attempts {
         let mut attempt = Box::pin(attempt);
         self.window.poll_starts();
         let ended = attempt.as_mut().poll(&mut cx).is_ready();
+        // The poll counts against the budget whether or not the body ended.
+        coop.made_progress();
         if !self.window.poll_ended() {
             // Bodies are long: the rest of the window hands them to the runtime.
             self.eager = false;
         }
         if ended {
-            coop.made_progress();
             self.running[task as usize] = Running::Polled;
             self.in_flight += 1;
         } else {

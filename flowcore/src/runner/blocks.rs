@@ -186,13 +186,21 @@ impl RunReport {
     /// The attempts that ended before the interruption was noticed keep their outcome:
     /// the events already sent are applied first.
     pub(super) fn interrupt(&mut self, interrupt: Interrupt, attempts: &mut Attempts) {
+        // A task whose attempt failed meanwhile is not retried: it is cancelled below.
+        attempts.stopping = true;
+        while let Some(event) = attempts.try_next() {
+            self.apply_event(event, attempts);
+        }
+        attempts.stopping = false;
         let (cancelled, last_block) = match interrupt {
+            // The block that runs now, as if the events had been taken before the time
+            // was up; `finally` is not covered.
             Interrupt::TimedOut => (
                 State::fixed(
                     StateKind::Cancelled,
                     "The flow run timed out before this task finished.",
                 ),
-                self.phase,
+                self.phase.min(Block::Errors),
             ),
             Interrupt::Cancelled => (
                 State::fixed(
@@ -202,11 +210,6 @@ impl RunReport {
                 Block::Errors,
             ),
         };
-        // Taken before the events, which may open the next block: a timeout stops the
-        // block that ran when it passed.
-        while let Some(event) = attempts.try_next() {
-            self.apply_event(event, attempts);
-        }
         // A mapped task that has mapped finishes with its children, so only they are
         // cancelled; the list of failed tasks is not work, and `finally` tasks may read it.
         let to_cancel: Vec<u32> = (0..self.states.len() as u32)

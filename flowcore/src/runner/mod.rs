@@ -415,6 +415,10 @@ impl RunReport {
         span: TaskSpan,
         attempts: &mut Attempts,
     ) {
+        if attempts.stopping {
+            // The run is being interrupted: the task stays unfinished and is cancelled.
+            return;
+        }
         let idx = task as usize;
         let (node_index, map_index) = self.task_of(task);
         let node = &self.flow.nodes[node_index as usize];
