@@ -9,8 +9,9 @@
 //! workers.
 //!
 //! Longer bodies belong on the other workers: once a window of decisions' eager polls
-//! have taken longer than [`SLOW_PER_ATTEMPT`] each on average (checked after every poll,
-//! so a long body is the last one polled eagerly), the rest of the window spawns its
+//! have taken longer than [`SLOW_PER_ATTEMPT`] each on average, and [`SLOW_WINDOW`] in
+//! all (checked after every poll, so a long body is the last one polled eagerly, while a
+//! poll that met a page fault does not count as slow), the rest of the window spawns its
 //! attempts and eager polls pause for the next windows: one window the first time, twice
 //! as many each time in a row that the first window after a pause is slow again. A run of
 //! long bodies thus soon spawns nearly all of them, while a window slowed down by
@@ -21,6 +22,9 @@ use std::time::{Duration, Instant};
 /// The average time per eagerly polled attempt (decisions included) above which a window
 /// counts as slow. A no-op task takes well under a microsecond.
 const SLOW_PER_ATTEMPT: Duration = Duration::from_micros(2);
+
+/// How long a window's eager polls must have taken before they can count as slow.
+const SLOW_WINDOW: Duration = Duration::from_micros(50);
 
 /// The longest pause, in windows.
 const MAX_PAUSE: u32 = 1024;
@@ -78,7 +82,8 @@ pub(super) struct EagerWindow {
     polled: u32,
     /// When the first poll started, when timed.
     since: Option<Instant>,
-    /// The polls took longer than [`SLOW_PER_ATTEMPT`] each on average.
+    /// The polls took longer than [`SLOW_PER_ATTEMPT`] each on average, and than
+    /// [`SLOW_WINDOW`] in all.
     slow: bool,
 }
 
@@ -100,10 +105,11 @@ impl EagerWindow {
     /// An eager poll ended; says whether the window may poll more.
     pub(super) fn poll_ended(&mut self) -> bool {
         self.polled += 1;
-        if let Some(since) = self.since
-            && since.elapsed() > SLOW_PER_ATTEMPT * self.polled
-        {
-            self.slow = true;
+        if let Some(since) = self.since {
+            let elapsed = since.elapsed();
+            if elapsed > SLOW_WINDOW && elapsed > SLOW_PER_ATTEMPT * self.polled {
+                self.slow = true;
+            }
         }
         !self.slow
     }
@@ -197,6 +203,15 @@ mod tests {
         window.since = Some(Instant::now() - Duration::from_millis(10));
         assert!(!window.poll_ended());
         assert!(!window.poll_ended(), "a slow window stays slow");
+    }
+
+    #[test]
+    fn a_window_is_not_slow_before_its_polls_took_long_in_all() {
+        let mut window = EagerWindow::new(true);
+        window.poll_starts();
+        // Well over the average, well under the total: one poll that met a page fault.
+        std::thread::sleep(Duration::from_micros(10));
+        assert!(window.poll_ended() || window.since.unwrap().elapsed() > SLOW_WINDOW);
     }
 
     #[test]
