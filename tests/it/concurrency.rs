@@ -1,5 +1,6 @@
 //! Tests: independent tasks run concurrently and a task starts as soon as its own upstream tasks finish.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -448,12 +449,8 @@ fn chain(len: usize) -> (Flow, flowcore::Handle<u64>) {
     (flow, last)
 }
 
-/// Runs `flow` beside a tokio task that counts how often it runs; returns the report and
-/// the count.
-async fn run_beside_a_ticker(flow: &Flow) -> (flowcore::RunReport, u64) {
-    use std::sync::atomic::{AtomicU64, Ordering};
-
-    let ticks = Arc::new(AtomicU64::new(0));
+/// Runs `flow` beside a tokio task that counts in `ticks` how often it runs.
+async fn run_beside_a_ticker(flow: &Flow, ticks: &Arc<AtomicU64>) -> flowcore::RunReport {
     let ticker = tokio::spawn({
         let ticks = ticks.clone();
         async move {
@@ -465,13 +462,15 @@ async fn run_beside_a_ticker(flow: &Flow) -> (flowcore::RunReport, u64) {
     });
     let report = run(flow).await;
     ticker.abort();
-    (report, ticks.load(Ordering::Relaxed))
+    report
 }
 
 #[tokio::test]
 async fn a_long_sequence_of_tasks_lets_other_tokio_tasks_run_meanwhile() {
     let (flow, last) = chain(5_000);
-    let (report, ticks) = run_beside_a_ticker(&flow).await;
+    let ticks = Arc::new(AtomicU64::new(0));
+    let report = run_beside_a_ticker(&flow, &ticks).await;
+    let ticks = ticks.load(Ordering::Relaxed);
     assert_eq!(report.result(last), Some(&5_001));
     // On this current-thread runtime the ticker only runs when the run yields.
     assert!(ticks > 10, "the run yielded {ticks} times");
@@ -482,7 +481,9 @@ async fn a_wide_fan_out_lets_other_tokio_tasks_run_meanwhile() {
     let mut flow = Flow::new("wide");
     let source = flow.add(next(0));
     let children: Vec<_> = (0..5_000).map(|_| flow.add(next(source))).collect();
-    let (report, ticks) = run_beside_a_ticker(&flow).await;
+    let ticks = Arc::new(AtomicU64::new(0));
+    let report = run_beside_a_ticker(&flow, &ticks).await;
+    let ticks = ticks.load(Ordering::Relaxed);
     assert!(
         children
             .iter()
@@ -516,22 +517,12 @@ async fn a_wide_fan_out_of_bodies_that_wait_lets_other_tokio_tasks_run_meanwhile
         tokio::task::yield_now().await;
     }
     let ticks = Arc::new(AtomicU64::new(0));
-    let ticker = tokio::spawn({
-        let ticks = ticks.clone();
-        async move {
-            loop {
-                ticks.fetch_add(1, Ordering::Relaxed);
-                tokio::task::yield_now().await;
-            }
-        }
-    });
     let starts = Arc::new(Starts::default());
     let mut flow = Flow::new("waiting-bodies");
     for _ in 0..5_000 {
         flow.add(waits_once(ticks.clone(), starts.clone()));
     }
-    let report = run(&flow).await;
-    ticker.abort();
+    let report = run_beside_a_ticker(&flow, &ticks).await;
     assert_eq!(report.flow_state().kind(), StateKind::Success);
     // A first poll counts against the run's cooperative budget whether or not the body
     // ended then, so the run yields long before a window of 1,024 decisions is over.
