@@ -15,10 +15,11 @@ use crate::flow::Node;
 use crate::hooks::{Hooks, Transition, When};
 use crate::limits::TaskLimits;
 use crate::map::{ChildName, ItemCount, MapInfo};
+use crate::pipeline;
 use crate::retry::{Backoff, Jitter, RetryIf, RetryPolicy};
 use crate::runner::Launch;
 use crate::state::State;
-use crate::trigger::Trigger;
+use crate::trigger::{Trigger, Verdict};
 
 /// The future of one attempt of a task's body.
 pub type TaskFuture<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send + 'static>>;
@@ -628,6 +629,21 @@ impl TaskOptions {
     /// Whether the task keeps the default trigger, [`Trigger::AllSuccessful`].
     pub(crate) fn default_trigger(&self) -> bool {
         self.trigger.is_none()
+    }
+
+    /// Skip propagation and the trigger, on the states of the task's upstream tasks. The
+    /// default options scan the states without collecting them.
+    pub(crate) fn verdict<'a>(
+        &self,
+        upstream: impl Iterator<Item = &'a State>,
+        resumed: bool,
+    ) -> Verdict {
+        if self.default_trigger() && self.skip_on_upstream_skip {
+            pipeline::before_run_default(upstream)
+        } else {
+            let states: Vec<&State> = upstream.collect();
+            pipeline::before_run(self.trigger(), self.skip_on_upstream_skip, &states, resumed)
+        }
     }
 
     fn set_trigger(&mut self, trigger: Trigger) {

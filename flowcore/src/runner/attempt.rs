@@ -124,8 +124,6 @@ pub(super) struct Attempts {
     /// else could run beside it (every other task waits for it), and a sequence of tasks
     /// then costs no spawn, no wake and no trip between workers per task.
     pub(super) may_inline: bool,
-    /// An inline attempt was made and not yet polled.
-    new_inline: bool,
     in_flight: usize,
 }
 
@@ -176,15 +174,8 @@ impl Attempts {
             stopping: false,
             inline: None,
             may_inline: false,
-            new_inline: false,
             in_flight: 0,
         }
-    }
-
-    /// Whether an inline attempt was made since the last call, so that the coordinator can
-    /// check whether the run was interrupted before the attempt's body first runs.
-    pub(super) fn take_new_inline(&mut self) -> bool {
-        std::mem::take(&mut self.new_inline)
     }
 
     /// Spawns an attempt, which sends its completion itself.
@@ -231,7 +222,6 @@ impl Attempts {
     /// Keeps an attempt to be polled by the coordinator; it sends its completion itself.
     fn run_inline(&mut self, task: u32, attempt: impl Future<Output = ()> + Send + 'static) {
         self.may_inline = false;
-        self.new_inline = true;
         self.inline = Some(Inline {
             task,
             future: Some(Box::pin(attempt)),

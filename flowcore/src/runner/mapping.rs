@@ -144,17 +144,7 @@ impl RunReport {
         };
         let upstream = self.graph.upstream.of(task);
         let options = &node.options;
-        let verdict = if options.default_trigger() && options.skip_on_upstream_skip {
-            pipeline::before_run_default(upstream.iter().map(upstream_state))
-        } else {
-            let states: Vec<&State> = upstream.iter().map(upstream_state).collect();
-            pipeline::before_run(
-                options.trigger(),
-                options.skip_on_upstream_skip,
-                &states,
-                flags & RESUMED != 0,
-            )
-        };
+        let verdict = options.verdict(upstream.iter().map(upstream_state), flags & RESUMED != 0);
         self.apply_verdict(slot, verdict, span, attempts);
     }
 

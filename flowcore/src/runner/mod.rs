@@ -129,7 +129,11 @@ impl RunReport {
             if !draining {
                 let interruptible = self.interruptible(&timer);
                 let inline = current_thread || !interruptible;
-                attempts.eager = current_thread || (!interruptible && eagerness.allows());
+                // A window that polls eagerly checks for an interruption before each
+                // decision (an inline attempt is only made by one, or by a run that cannot
+                // be interrupted).
+                let eager = current_thread || (!interruptible && eagerness.allows());
+                attempts.eager = eager;
                 // On a multi-thread runtime, eager polls are timed, a window at a time.
                 attempts.window = EagerWindow::new(!current_thread);
                 let decided = self.decide_window(&mut batch, &mut attempts, inline, &timer);
@@ -142,17 +146,13 @@ impl RunReport {
                     // window itself stopped before the interruption; the events of the
                     // attempts that already ended are taken first (their bodies ran), and
                     // the run stops once they are.
-                    if !attempts.eager && self.stop_if_due(&mut timer, &mut attempts) {
+                    if !eager && self.stop_if_due(&mut timer, &mut attempts) {
                         continue;
                     }
                     // Let the attempts just started run before starting more, so that a
                     // wide fan-out does not hold every attempt in memory at once.
                     tokio::task::yield_now().await;
                     draining = true;
-                } else if attempts.take_new_inline() && self.stop_if_due(&mut timer, &mut attempts)
-                {
-                    // Likewise for an attempt the coordinator is about to poll itself.
-                    continue;
                 }
             }
             let event = if draining {
@@ -331,17 +331,7 @@ impl RunReport {
                 _ => std::slice::from_ref(state),
             }
         };
-        let verdict = if options.default_trigger() && options.skip_on_upstream_skip {
-            pipeline::before_run_default(upstream.iter().flat_map(expand))
-        } else {
-            let states: Vec<&State> = upstream.iter().flat_map(expand).collect();
-            pipeline::before_run(
-                options.trigger(),
-                options.skip_on_upstream_skip,
-                &states,
-                flags & RESUMED != 0,
-            )
-        };
+        let verdict = options.verdict(upstream.iter().flat_map(expand), flags & RESUMED != 0);
         self.apply_verdict(task, verdict, span, attempts);
     }
 
